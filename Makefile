@@ -1,0 +1,29 @@
+# Two commands for a newcomer: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint clean
+
+install: $(STAMP)
+
+# Reinstall only when the dependency list changes; keeps `make test` fast and idempotent.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: install
+	$(BIN)/motcua demo $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
+
+test: install
+	$(BIN)/ruff check engine web adapters tests benchmarks
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check engine web adapters tests benchmarks
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

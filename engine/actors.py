@@ -1,0 +1,22 @@
+"""Who is acting. The engine does not know passwords or sessions; callers (web, CLI, worker)
+pass an Actor and the engine checks its roles and agency subtree on every task action."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Actor:
+    username: str
+    roles: frozenset[str] = field(default_factory=frozenset)
+    # Agencies this actor may act in (its own agency and, for supervisors, the subtree).
+    agency_ids: frozenset[int] = field(default_factory=frozenset)
+    is_system: bool = False
+
+    def can_act_in(self, role: str, agency_id: int) -> bool:
+        return self.is_system or (role in self.roles and agency_id in self.agency_ids)
+
+
+SYSTEM = Actor("system", is_system=True)
+APPLICANT = Actor("applicant")

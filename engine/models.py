@@ -1,0 +1,253 @@
+"""Persistent model. The schema itself is created by the Alembic migrations in
+`engine/migrations/versions`; these classes must stay in step with them (a test checks)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores instants as UTC and always hands back aware datetimes, on SQLite too
+    (SQLite keeps no offset, so a naive value would silently become local time)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; pass an aware instant")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Agency(Base):
+    """An agency of the tree ministry/province/district/commune (cơ quan, đơn vị)."""
+
+    __tablename__ = "agencies"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    level: Mapped[str] = mapped_column(String(32))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"))
+    # Electronic identifier (mã định danh điện tử) used as the prefix of dossier codes.
+    electronic_id: Mapped[str] = mapped_column(String(64))
+    dossier_code_pattern: Mapped[str | None] = mapped_column(String(128))
+    desk_name: Mapped[str | None] = mapped_column(String(255))
+    parent: Mapped[Agency | None] = relationship(remote_side=[id])
+
+
+class Staff(Base):
+    """A staff member: role names and the agency they work for. Credentials belong to the web layer."""
+
+    __tablename__ = "staff"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    full_name: Mapped[str] = mapped_column(String(255))
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    roles: Mapped[list[Any]] = mapped_column(default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ProcessDefinition(Base):
+    """One deployed version of a BPMN process (with the DMN files it uses)."""
+
+    __tablename__ = "process_definitions"
+    __table_args__ = (
+        UniqueConstraint("process_id", "version"),
+        UniqueConstraint("process_id", "sha256"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_id: Mapped[str] = mapped_column(String(128))
+    version: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(255))
+    bpmn_xml: Mapped[str] = mapped_column(Text)
+    dmn_files: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Forms are versioned with the process: a running case keeps the forms it started with.
+    forms: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    lanes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    deployed_at: Mapped[datetime]
+    deployed_by: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class Procedure(Base):
+    """One published version of an administrative procedure (thủ tục hành chính). Immutable once
+    published: a change is a new row with version + 1."""
+
+    __tablename__ = "procedures"
+    __table_args__ = (UniqueConstraint("code", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(Text)
+    field: Mapped[str] = mapped_column(String(255))  # lĩnh vực
+    resolving_level: Mapped[str] = mapped_column(String(32))
+    time_limit: Mapped[float] = mapped_column(Float)
+    time_unit: Mapped[str] = mapped_column(String(32))
+    fees: Mapped[list[Any]] = mapped_column(default=list)
+    components: Mapped[list[Any]] = mapped_column(default=list)
+    online_level: Mapped[str] = mapped_column(String(16))  # full | partial
+    cutoff: Mapped[bool] = mapped_column(Boolean, default=False)  # 15:00 rule
+    process_id: Mapped[str] = mapped_column(String(128))
+    extra_agencies: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)
+    published_at: Mapped[datetime]
+
+
+class Case(Base):
+    """A case: one process instance, a dossier (hồ sơ) or a feedback (phản ánh, kiến nghị)."""
+
+    __tablename__ = "cases"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definitions.id"))
+    procedure_id: Mapped[int | None] = mapped_column(ForeignKey("procedures.id"))
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    receiving_agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    resolving_agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    title: Mapped[str] = mapped_column(Text, default="")
+    applicant_name: Mapped[str] = mapped_column(String(255), default="")
+    submitted_at: Mapped[datetime]
+    received_at: Mapped[datetime | None]
+    appointment_at: Mapped[datetime | None]
+    original_appointment_at: Mapped[datetime | None]
+    extension_count: Mapped[int] = mapped_column(Integer, default=0)
+    finished_at: Mapped[datetime | None]
+    returned_at: Mapped[datetime | None]
+    completed: Mapped[bool] = mapped_column(Boolean, default=False)
+    wake_at: Mapped[datetime | None] = mapped_column(index=True)
+    state: Mapped[str] = mapped_column(Text)
+    state_format: Mapped[str] = mapped_column(String(16))
+    # Head of the history chain, so removing the newest events is detected too.
+    history_seq: Mapped[int] = mapped_column(Integer, default=0)
+    history_head: Mapped[str] = mapped_column(String(64), default="")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    definition: Mapped[ProcessDefinition] = relationship()
+    procedure: Mapped[Procedure | None] = relationship()
+
+
+class CasePause(Base):
+    """An interval in which the legal clock stood still (e.g. waiting for a supplement)."""
+
+    __tablename__ = "case_pauses"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+
+class HumanTask(Base):
+    """Projection of a user task so inboxes never deserialize workflows."""
+
+    __tablename__ = "human_tasks"
+    __table_args__ = (
+        UniqueConstraint("case_id", "task_id"),
+        Index("ix_human_tasks_inbox", "status", "role", "agency_id", "due_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    task_id: Mapped[str] = mapped_column(String(36))
+    element_id: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(255))
+    lane: Mapped[str | None] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(32))
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    form: Mapped[str | None] = mapped_column(String(255))
+    assignee: Mapped[str | None] = mapped_column(String(64), index=True)
+    candidates: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime]
+    due_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16))  # open | completed | cancelled
+    completed_at: Mapped[datetime | None]
+    completed_by: Mapped[str | None] = mapped_column(String(64))
+    case: Mapped[Case] = relationship()
+
+
+class CaseEvent(Base):
+    """Append-only history, hash-chained per case (each row carries the previous row's hash)."""
+
+    __tablename__ = "case_events"
+    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    element_id: Mapped[str | None] = mapped_column(String(128))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class OutboxMessage(Base):
+    """A message for an external system, written in the same transaction as the change."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "state", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    topic: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column()
+    idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
+    created_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+
+
+class DossierSequence(Base):
+    """Daily counter per agency behind dossier codes; incremented inside the reception
+    transaction so a rolled-back reception leaves no gap."""
+
+    __tablename__ = "dossier_sequences"
+    series: Mapped[str] = mapped_column(String(16), primary_key=True)  # dossier | feedback
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    last_value: Mapped[int] = mapped_column(Integer)
+
+
+class CalendarOverrideRow(Base):
+    """Admin-editable exceptions to the working calendar (extra days off, make-up Saturdays)."""
+
+    __tablename__ = "calendar_overrides"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    working: Mapped[bool] = mapped_column(Boolean)
+    note: Mapped[str] = mapped_column(Text, default="")
