@@ -10,8 +10,11 @@ from dataclasses import dataclass, field
 class Actor:
     username: str
     roles: frozenset[str] = field(default_factory=frozenset)
-    # Agencies this actor may act in (its own agency and, for supervisors, the subtree).
+    # Agencies this actor may act in: where the staff member works. Acting is never inherited
+    # down the tree (a commune leader does not sign for the commune police).
     agency_ids: frozenset[int] = field(default_factory=frozenset)
+    # Agencies whose cases this actor may read: its agency and everything below it.
+    readable_agency_ids: frozenset[int] = field(default_factory=frozenset)
     is_system: bool = False
 
     def can_act_in(self, role: str, agency_id: int) -> bool:

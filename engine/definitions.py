@@ -316,7 +316,11 @@ def compile_bundle(bundle: Bundle) -> tuple[CompiledProcess | None, list[Problem
         for el in root.iter()
         if isinstance(el.tag, str) and el.get("id")
     }
-    validators = {name: Draft202012Validator(schema) for name, schema in bundle.forms.items()}
+    # Formats (date-time, email...) are checked too: a malformed date must be refused at the field.
+    validators = {
+        name: Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+        for name, schema in bundle.forms.items()
+    }
     compiled = CompiledProcess(
         process_id=process_id,
         spec=spec,

@@ -380,10 +380,15 @@ class Motcua:
         return result
 
     def claim_task(self, task_id: int, actor: Actor) -> None:
-        self._task_action(task_id, actor, "task_claimed", lambda row: _claim(row, actor))
+        def claim(row: HumanTask) -> dict[str, Any]:
+            check_task_permission(row, actor)
+            return _claim(row, actor)
+
+        self._task_action(task_id, actor, "task_claimed", claim)
 
     def release_task(self, task_id: int, actor: Actor) -> None:
         def release(row: HumanTask) -> dict[str, Any]:
+            _check_leader_or(row, actor, lambda: check_task_permission(row, actor))
             if row.assignee != actor.username and "leader" not in actor.roles and not actor.is_system:
                 raise PermissionDenied(f"task {row.id} is claimed by {row.assignee}, not {actor.username}")
             previous, row.assignee = row.assignee, None
@@ -393,13 +398,12 @@ class Motcua:
 
     def assign_task(self, task_id: int, assignee: str, actor: Actor) -> None:
         def assign(row: HumanTask) -> dict[str, Any]:
-            if "leader" not in actor.roles and not actor.is_system:
-                raise PermissionDenied("only a leader assigns tasks to colleagues")
+            _check_leader_or(row, actor, lambda: _refuse("only a leader assigns tasks to colleagues"))
             session = Session.object_session(row)
             staff = session.scalars(select(Staff).where(Staff.username == assignee, Staff.active)).first()
             if staff is None:
                 raise NotFound(f"staff member {assignee!r} does not exist")
-            if row.role not in staff.roles or row.agency_id not in subtree_ids(session, staff.agency_id):
+            if row.role not in staff.roles or row.agency_id != staff.agency_id:
                 raise PermissionDenied(f"{assignee} cannot work {row.role} tasks of agency {row.agency_id}")
             previous, row.assignee = row.assignee, assignee
             return {"previous": previous, "assignee": assignee}
@@ -411,7 +415,6 @@ class Motcua:
             row = self._task_row(session, task_id)
             if row.status != "open":
                 raise CaseConflict(f"task {task_id} is already {row.status}")
-            check_task_permission(row, actor)
             data = change(row)
             case = row.case
             _bump_version(session, case)
@@ -547,7 +550,23 @@ class Motcua:
             staff = session.scalars(select(Staff).where(Staff.username == username, Staff.active)).first()
             if staff is None:
                 raise NotFound(f"staff member {username!r} does not exist")
-            return Actor(staff.username, frozenset(staff.roles), subtree_ids(session, staff.agency_id))
+            return Actor(
+                staff.username,
+                frozenset(staff.roles),
+                frozenset({staff.agency_id}),
+                subtree_ids(session, staff.agency_id),
+            )
+
+
+def _check_leader_or(row: HumanTask, actor: Actor, otherwise: Any) -> None:
+    """Leaders of the task's agency may release and assign its tasks whatever the role."""
+    if actor.is_system or ("leader" in actor.roles and row.agency_id in actor.agency_ids):
+        return
+    otherwise()
+
+
+def _refuse(message: str) -> None:
+    raise PermissionDenied(message)
 
 
 def _claim(row: HumanTask, actor: Actor) -> dict[str, Any]:

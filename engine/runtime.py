@@ -13,6 +13,11 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from SpiffWorkflow.bpmn.specs.event_definitions.message import (
+    MessageEventDefinition as BpmnMessageEventDefinition,
+)
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -35,12 +40,6 @@ from .script_functions import CaseScope, build_functions
 from .state import STATE_FORMAT, StateSerializer
 from .statuses import get_status
 
-TIMER_EVENT_TYPES = {
-    "TimeDateEventDefinition",
-    "DurationTimerEventDefinition",
-    "ClockTimeDate",
-    "ClockDuration",
-}
 # A safety cap on task-tree growth (trap 9): a looping diagram that runs away stops here.
 MAX_TASKS_PER_CASE = 5000
 
@@ -128,7 +127,7 @@ class CaseStep:
         self._apply_effects(events)
         for task in newly_completed:
             spec = task.task_spec
-            if isinstance(spec, CatchingEvent) and type(spec.event_definition).__name__ in TIMER_EVENT_TYPES:
+            if _fired_by_timer(task):
                 events.append(
                     (
                         "timer_fired",
@@ -337,17 +336,21 @@ class CaseStep:
 
     def _next_wake(self) -> datetime | None:
         instants = []
-        for pending in self.workflow.waiting_events():
-            if pending.event_type in TIMER_EVENT_TYPES and pending.value:
-                instant = datetime.fromisoformat(pending.value)
+        for task, definition in waiting_definitions(self.workflow):
+            value = task._get_internal_data("event_value")
+            if isinstance(definition, TimerEventDefinition) and isinstance(value, str):
+                instant = datetime.fromisoformat(value)
                 instants.append(instant if instant.tzinfo else instant.replace(tzinfo=UTC))
         return min(instants) if instants else None
 
     def _portal_payload(self, type_: str, data: dict[str, Any]) -> dict[str, Any]:
-        case = self.case
-        payload = case_summary(case)
+        payload = case_summary(self.case)
+        if type_ == "status_changed":
+            # The status this message reports, not the one the step ended in.
+            payload["status"] = data["to"]
+            payload["national_status_code"] = data["national_code"]
         payload["event"] = type_
-        payload["change"] = data
+        payload["change"] = json_safe(data)
         return payload
 
 
@@ -447,9 +450,37 @@ def conflict_guard(code: str) -> Iterator[None]:
         raise
 
 
+def _fired_by_timer(task: Any) -> bool:
+    spec = task.task_spec
+    if not isinstance(spec, CatchingEvent):
+        return False
+    definition = spec.event_definition
+    if isinstance(definition, TimerEventDefinition):
+        return True
+    seen = (
+        task.internal_data.get("seen_events", []) if isinstance(definition, MultipleEventDefinition) else []
+    )
+    return any(isinstance(event.event_definition, TimerEventDefinition) for event in seen)
+
+
+def waiting_definitions(workflow: BpmnWorkflow) -> Iterator[tuple[Any, Any]]:
+    """(task, event definition) for every event the case waits for, with the alternatives of
+    event-based gateways (a MultipleEventDefinition) spelled out."""
+    for task in list(workflow.event_manager.tasks.values()):
+        if task.state != TaskState.WAITING:
+            continue
+        definition = task.task_spec.event_definition
+        if isinstance(definition, MultipleEventDefinition):
+            yield from ((task, d) for d in definition.event_definitions)
+        else:
+            yield task, definition
+
+
 def deliver(workflow: BpmnWorkflow, name: str, payload: Any) -> None:
     waiting = [
-        e for e in workflow.waiting_events() if e.event_type == "MessageEventDefinition" and e.name == name
+        d
+        for _, d in waiting_definitions(workflow)
+        if isinstance(d, BpmnMessageEventDefinition) and d.name == name
     ]
     if not waiting:
         raise InvalidAction(f"nothing in this case waits for message {name!r} now")

@@ -9,10 +9,13 @@ import json
 from typing import Any
 from uuid import UUID
 
+from SpiffWorkflow.bpmn.serializer.config import TimerConditionalEventDefinitionConverter
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+
+from .bpmn_parser import ClockDuration, ClockTimeDate
 
 # Owned by us (trap 6): bump it and write a migration whenever the stored shape changes.
 STATE_FORMAT = "motcua-1"
@@ -39,6 +42,10 @@ class StateSerializer:
     def __init__(self) -> None:
         config = dict(SPIFF_CONFIG)
         config[BpmnWorkflow] = _SpeclessWorkflowConverter
+        # Our clock-reading timers can appear inside task data (event-based gateways keep the
+        # events they have seen), so the serializer must know them.
+        config[ClockTimeDate] = TimerConditionalEventDefinitionConverter
+        config[ClockDuration] = TimerConditionalEventDefinitionConverter
         self._serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
         self._registry = self._serializer.registry
 

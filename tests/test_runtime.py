@@ -263,3 +263,17 @@ def test_next_day_codes_restart_the_sequence(mini, clock):
     receive(mini)
     clock.advance(timedelta(days=1))
     assert receive(mini) == "000.01.01.H99-260303-0001"
+
+
+def test_leader_assigns_only_to_colleagues_who_can_do_the_work(mini):
+    code = receive(mini)
+    task = only_task(mini, code)
+    with pytest.raises(PermissionDenied, match="only a leader"):
+        mini.assign_task(task.id, "motcua_anbinh", officer(mini))
+    with pytest.raises(PermissionDenied, match="only a leader"):
+        mini.assign_task(task.id, "motcua_anbinh", mini.actor_for("lanhdao_phumy"))
+    with pytest.raises(PermissionDenied, match="cannot work"):
+        mini.assign_task(task.id, "motcua_phumy", leader(mini))
+    mini.assign_task(task.id, "motcua_anbinh", leader(mini))
+    assert only_task(mini, code).assignee == "motcua_anbinh"
+    assert events(mini, code)[-1] == "task_assigned"
