@@ -3,6 +3,7 @@ statuses, appointment, timers, messages, history, outbox, permissions and concur
 
 from __future__ import annotations
 
+import shutil
 import threading
 from dataclasses import replace
 from datetime import date, datetime, timedelta
@@ -15,7 +16,7 @@ from engine import Actor
 from engine.calendar import VN_TZ
 from engine.catalogue import ProcedureSpec, agency_by_code, publish_procedure
 from engine.db import transaction
-from engine.errors import CaseConflict, FormInvalid, InvalidAction, PermissionDenied
+from engine.errors import CaseConflict, FormInvalid, InvalidAction, MotcuaError, PermissionDenied
 from engine.models import Case, CaseEvent, HumanTask, OutboxMessage
 from engine.motcua import Motcua
 from engine.seed import load_seed
@@ -277,3 +278,78 @@ def test_leader_assigns_only_to_colleagues_who_can_do_the_work(mini):
     mini.assign_task(task.id, "motcua_anbinh", leader(mini))
     assert only_task(mini, code).assignee == "motcua_anbinh"
     assert events(mini, code)[-1] == "task_assigned"
+
+
+@pytest.mark.parametrize(
+    ("script", "error"),
+    [
+        ("while True:\n    pass", "ScriptTimeout"),
+        ("x = [1][5]", "ScriptFailed"),
+        (  # a dossier is re-appointed at most once
+            "a = reschedule('2026-03-10T09:00:00+07:00', 'x')\nb = reschedule('2026-03-11T09:00:00+07:00', 'y')",
+            "InvalidAction",
+        ),
+    ],
+)
+def test_failing_script_leaves_the_case_intact(database_url, clock, settings, tmp_path, script, error):
+    procs = tmp_path / "procs"
+    shutil.copytree(FIXTURES, procs)
+    bpmn = procs / "mini.bpmn"
+    bpmn.write_text(bpmn.read_text().replace("appointment_at = schedule_appointment()", script))
+    m = Motcua(
+        replace(settings, processes_dir=procs, script_time_limit=0.3), clock=clock, database_url=database_url
+    )
+    m.migrate()
+    load_seed(m)
+    m.deploy_file(bpmn)
+    with transaction(m.sessions) as session:
+        publish_procedure(
+            session,
+            ProcedureSpec(
+                code="TEST.MINI",
+                name="Thử",
+                field="Thử",
+                resolving_level="commune",
+                time_limit=3,
+                time_unit="working_days",
+                process_id="mini",
+                valid_from=date(2025, 1, 1),
+            ),
+            clock.now(),
+        )
+    code = receive(m)
+    task = only_task(m, code)
+    before = case_row(m, code)
+    with pytest.raises(MotcuaError) as err:
+        m.complete_task(task.id, {"decision": "accept"}, officer(m))
+    assert type(err.value).__name__ == error
+    after = case_row(m, code)
+    assert (after.version, after.state, after.status) == (before.version, before.state, before.status)
+    assert only_task(m, code).id == task.id
+    assert events(m, code) == ["case_started", "task_created"]
+    m.db.dispose()
+
+
+def test_two_workers_never_fire_a_timer_twice(mini, clock):
+    codes = [receive(mini) for _ in range(6)]
+    for code in codes:
+        mini.complete_task(only_task(mini, code).id, {"decision": "accept"}, officer(mini))
+    clock.set(datetime(2026, 3, 4, 9, 0, tzinfo=VN_TZ))
+    fired: list[int] = []
+    errors: list[Exception] = []
+
+    def work() -> None:
+        try:
+            fired.append(mini.fire_due_timers())
+        except Exception as err:  # noqa: BLE001 - collected and asserted below
+            errors.append(err)
+
+    workers = [threading.Thread(target=work) for _ in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert errors == []
+    assert sum(fired) == 6
+    for code in codes:
+        assert events(mini, code).count("timer_fired") == 1
