@@ -18,7 +18,8 @@ def make_engine(url: str, **kwargs: object) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
         _tune_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    # No pre-ping: it costs a round trip per transaction; recycling old connections is enough.
+    return create_engine(url, pool_recycle=1800, **kwargs)
 
 
 def is_postgres(engine_or_session: Engine | Session) -> bool:

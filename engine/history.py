@@ -77,28 +77,43 @@ def append_event(
     task_id: str | None = None,
     element_id: str | None = None,
     data: dict[str, Any] | None = None,
-) -> CaseEvent:
+) -> None:
     """Append one event to the case's chain. The caller holds the case's version lock."""
+    session.add(
+        CaseEvent(**chain_event(case, type_, actor, at, task_id=task_id, element_id=element_id, data=data))
+    )
+
+
+def chain_event(
+    case: Case,
+    type_: str,
+    actor: str,
+    at: datetime,
+    *,
+    task_id: str | None = None,
+    element_id: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The next event of the case's chain as a row (hashed, head moved); the caller inserts it in
+    the same transaction. Steps insert their events in one statement this way."""
     payload = json_safe(data or {})
     seq = case.history_seq + 1
     prev = case.history_head or GENESIS
     digest = event_hash(case.id, seq, type_, actor, at, task_id, element_id, payload, prev)
-    event = CaseEvent(
-        case_id=case.id,
-        seq=seq,
-        type=type_,
-        actor=actor,
-        at=at,
-        task_id=task_id,
-        element_id=element_id,
-        data=payload,
-        prev_hash=prev,
-        hash=digest,
-    )
-    session.add(event)
     case.history_seq = seq
     case.history_head = digest
-    return event
+    return {
+        "case_id": case.id,
+        "seq": seq,
+        "type": type_,
+        "actor": actor,
+        "at": at,
+        "task_id": task_id,
+        "element_id": element_id,
+        "data": payload,
+        "prev_hash": prev,
+        "hash": digest,
+    }
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload, load_only, selectinload
 
 from . import migrate as migrations
 from .actors import SYSTEM, Actor
@@ -159,8 +159,10 @@ class Motcua:
         return [self.deploy_file(p, actor) for p in sorted(self.settings.processes_dir.glob("*.bpmn"))]
 
     def latest_definition(self, session: Session, process_id: str) -> ProcessDefinition:
+        # Only the identity columns: the XML and forms are read once per version, by the spec cache.
         definition = session.scalars(
             select(ProcessDefinition)
+            .options(load_only(ProcessDefinition.id, ProcessDefinition.process_id, ProcessDefinition.version))
             .where(ProcessDefinition.process_id == process_id)
             .order_by(ProcessDefinition.version.desc())
         ).first()
@@ -170,6 +172,13 @@ class Motcua:
 
     def compiled(self, definition: ProcessDefinition) -> CompiledProcess:
         return self.specs.get(definition.id, definition_loader(definition))
+
+    def compiled_for(self, session: Session, case: Case) -> CompiledProcess:
+        """The case's parsed process; the definition row (large XML) is read only on a cache miss."""
+        return self.specs.get(
+            case.definition_id,
+            lambda: definition_loader(session.get(ProcessDefinition, case.definition_id))(),
+        )
 
     # -- starting cases -----------------------------------------------------------------------
 
@@ -230,7 +239,7 @@ class Motcua:
                 title=procedure.name,
                 applicant_name=str(applicant.get("name", "")),
                 submitted_at=submitted_at or now,
-                state="",
+                state=b"",
                 state_format=STATE_FORMAT,
                 version=1,
                 created_at=now,
@@ -290,7 +299,7 @@ class Motcua:
                 applicant_name=str(sender.get("name", "")),
                 submitted_at=now,
                 received_at=now,
-                state="",
+                state=b"",
                 state_format=STATE_FORMAT,
                 version=1,
                 created_at=now,
@@ -305,7 +314,7 @@ class Motcua:
     def _start(
         self, session: Session, case: Case, definition: ProcessDefinition, data: dict[str, Any], actor: Actor
     ) -> StepResult:
-        compiled = self.compiled(definition)
+        compiled = self.compiled_for(session, case)
         workflow = BpmnWorkflow(compiled.spec, compiled.subprocess_specs)
         start = workflow.get_tasks(state=TaskState.READY)[0]
         start.data.update(data)
@@ -349,16 +358,28 @@ class Motcua:
         self, task_id: int, data: dict[str, Any], actor: Actor, expected_version: int | None = None
     ) -> StepResult:
         with conflict_guard(f"task {task_id}"), transaction(self.sessions) as session:
-            row = self._task_row(session, task_id)
+            # The case's open tasks (this one among them), the case and its procedure in one query:
+            # the step needs them all to project the task list afterwards.
+            open_rows = session.scalars(
+                select(HumanTask)
+                .where(
+                    HumanTask.case_id
+                    == select(HumanTask.case_id).where(HumanTask.id == task_id).scalar_subquery(),
+                    HumanTask.status == "open",
+                )
+                .options(joinedload(HumanTask.case).joinedload(Case.procedure))
+            ).all()
+            row = next((r for r in open_rows if r.id == task_id), None) or self._task_row(session, task_id)
             case = row.case
             if row.status != "open":
                 raise CaseConflict(f"task {task_id} ({row.name}) is already {row.status}")
             if expected_version is not None and case.version != expected_version:
                 raise CaseConflict(f"case {case.code} changed since version {expected_version}")
             check_task_permission(row, actor, to_complete=True)
-            compiled = self.compiled(case.definition)
+            compiled = self.compiled_for(session, case)
             validate_form(compiled, row.form, data)
             step = self._step(session, case, compiled, actor)
+            step.known_open_rows = open_rows
             task = step.workflow.get_task_from_id(UUID(row.task_id))
             if task is None or task.state != TaskState.READY:
                 raise CaseConflict(f"task {task_id} ({row.name}) is no longer waiting")
@@ -417,7 +438,8 @@ class Motcua:
                 raise CaseConflict(f"task {task_id} is already {row.status}")
             data = change(row)
             case = row.case
-            _bump_version(session, case)
+            # Touching the case runs its version check, so task actions race-check like steps.
+            case.updated_at = self.clock.now()
             append_event(
                 session,
                 case,
@@ -430,7 +452,12 @@ class Motcua:
             )
 
     def _task_row(self, session: Session, task_id: int) -> HumanTask:
-        row = session.get(HumanTask, task_id)
+        # One query for the task, its case and the case's procedure: a step needs all three.
+        row = session.scalars(
+            select(HumanTask)
+            .where(HumanTask.id == task_id)
+            .options(joinedload(HumanTask.case).joinedload(Case.procedure))
+        ).first()
         if row is None:
             raise NotFound(f"task {task_id} does not exist")
         return row
@@ -443,7 +470,7 @@ class Motcua:
         """A message from outside (supplement received, withdrawal requested, rating...)."""
         with conflict_guard(case_code), transaction(self.sessions) as session:
             case = self._case(session, case_code)
-            step = self._step(session, case, self.compiled(case.definition), actor)
+            step = self._step(session, case, self.compiled_for(session, case), actor)
             if name == "supplement_received":
                 # The clock resumes the moment the supplement arrives, before timers are re-evaluated.
                 resume_clock(session, case, self.calendar, step.now, step.pending_events)
@@ -473,7 +500,7 @@ class Motcua:
                 case = session.scalars(query).first()
                 if case is None:
                     break
-                step = self._step(session, case, self.compiled(case.definition), SYSTEM)
+                step = self._step(session, case, self.compiled_for(session, case), SYSTEM)
                 step.workflow.refresh_timers()
                 step.run_engine()
                 result = step.finish()
@@ -505,7 +532,7 @@ class Motcua:
         """The case's current workflow data (for read-only views; never written back)."""
         with transaction(self.sessions) as session:
             case = self._case(session, case_code)
-            compiled = self.compiled(case.definition)
+            compiled = self.compiled_for(session, case)
             workflow = self.serializer.load(case.state, compiled.spec, compiled.subprocess_specs, None)
             data: dict[str, Any] = {}
             for task in sorted(workflow.get_tasks(), key=lambda t: t.last_state_change):
@@ -574,19 +601,6 @@ def _claim(row: HumanTask, actor: Actor) -> dict[str, Any]:
         raise CaseConflict(f"task {row.id} is already claimed by {row.assignee}")
     row.assignee = actor.username
     return {"assignee": actor.username}
-
-
-def _bump_version(session: Session, case: Case) -> None:
-    loaded = case.version
-    result = session.execute(
-        update(Case)
-        .where(Case.id == case.id, Case.version == loaded)
-        .values(version=loaded + 1)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        raise CaseConflict(f"case {case.code} was changed by someone else; reload and try again")
-    case.version = loaded + 1
 
 
 def _compiled_or_raise(bundle: Bundle) -> tuple[CompiledProcess, list[Problem]]:

@@ -6,6 +6,7 @@ the human-task projection, history events and outbox rows. Signals go out after 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select, update
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from . import signals
@@ -32,9 +33,9 @@ from .calendar import WorkingCalendar
 from .clock import Clock
 from .definitions import CompiledProcess
 from .errors import CaseConflict, FormInvalid, InvalidAction, PermissionDenied
-from .history import append_event, json_safe
-from .models import Agency, Case, CasePause, HumanTask, ProcessDefinition
-from .outbox import enqueue
+from .history import chain_event, json_safe
+from .models import Agency, Case, CaseEvent, CasePause, HumanTask, OutboxMessage, ProcessDefinition
+from .outbox import outbox_row
 from .sandbox import SandboxScriptEngine
 from .script_functions import CaseScope, build_functions
 from .state import STATE_FORMAT, StateSerializer
@@ -44,6 +45,17 @@ from .statuses import get_status
 MAX_TASKS_PER_CASE = 5000
 
 
+@dataclass(frozen=True)
+class OpenTask:
+    """A human task left open by a step (so callers need not query the inbox again)."""
+
+    id: int
+    element_id: str
+    name: str
+    role: str
+    agency_id: int
+
+
 @dataclass
 class StepResult:
     case_id: int
@@ -51,7 +63,7 @@ class StepResult:
     status: str
     version: int
     events: list[str] = field(default_factory=list)
-    open_tasks: list[int] = field(default_factory=list)
+    open_tasks: list[OpenTask] = field(default_factory=list)
 
 
 class CaseStep:
@@ -95,10 +107,13 @@ class CaseStep:
         else:
             workflow.script_engine = engine
         self.workflow = workflow
-        self.completed_before = {t.id for t in workflow.get_tasks(state=TaskState.COMPLETED)}
+        # SpiffWorkflow stamps every state change with time.time(); what completed during this
+        # step is what changed after this instant (cheaper than diffing the whole tree).
+        self.started = time.time()
         self.pending_events: list[tuple[str, dict[str, Any], str | None, str | None]] = []
-        self.outbox: list[tuple[str, dict[str, Any]]] = []
         self.completed_task: tuple[str, str] | None = None  # (spiff task id, username)
+        # The case's open task rows, when the caller already loaded them (saves a query).
+        self.known_open_rows: list[HumanTask] | None = None
 
     # -- actions --------------------------------------------------------------------------
 
@@ -118,10 +133,18 @@ class CaseStep:
 
     def finish(self) -> StepResult:
         case = self.case
-        self._lock_version()
-        newly_completed = [
-            t for t in self.workflow.get_tasks(state=TaskState.COMPLETED) if t.id not in self.completed_before
-        ]
+        with self.session.no_autoflush:
+            return self._finish(case)
+
+    def _finish(self, case: Case) -> StepResult:
+        # One walk over the task tree for both questions (walks are the costliest part of a step).
+        newly_completed, ready = [], {}
+        for task in self.workflow.get_tasks(state=TaskState.COMPLETED | TaskState.READY):
+            if task.state == TaskState.READY:
+                if task.task_spec.manual:
+                    ready[str(task.id)] = task
+            elif task.last_state_change >= self.started:
+                newly_completed.append(task)
         newly_completed.sort(key=lambda t: t.last_state_change)
         events: list[tuple[str, dict[str, Any], str | None, str | None]] = list(self.pending_events)
         self._apply_effects(events)
@@ -139,7 +162,7 @@ class CaseStep:
             info = self.compiled.nodes.get(spec.name)
             if info and info.case_status and info.case_status != case.status:
                 self._change_status(info.case_status, events, str(task.id), spec.name)
-        self._project_tasks(events)
+        self._project_tasks(events, ready)
         if self.workflow.is_completed() and not case.completed:
             case.completed = True
             events.append(("case_finished", {"status": case.status}, None, None))
@@ -147,44 +170,34 @@ class CaseStep:
         case.state = self.serializer.dump(self.workflow)
         case.state_format = STATE_FORMAT
         case.updated_at = self.now
+        event_rows, outbox_rows = [], []
         for type_, data, task_id, element_id in events:
-            append_event(
-                self.session,
-                case,
-                type_,
-                self.actor.username,
-                self.now,
-                task_id=task_id,
-                element_id=element_id,
-                data=data,
+            event_rows.append(
+                chain_event(
+                    case,
+                    type_,
+                    self.actor.username,
+                    self.now,
+                    task_id=task_id,
+                    element_id=element_id,
+                    data=data,
+                )
             )
             if type_ in ("status_changed", "appointment_changed"):
-                enqueue(self.session, case, f"case.{type_}", self._portal_payload(type_, data), self.now)
+                outbox_rows.append(
+                    outbox_row(case, f"case.{type_}", self._portal_payload(type_, data), self.now)
+                )
+        # The case UPDATE (with its version check) is flushed first, then the rows that hang off
+        # the case, so a lost race fails before anything else is written.
         self.session.flush()
-        open_ids = self.session.scalars(
-            select(HumanTask.id).where(HumanTask.case_id == case.id, HumanTask.status == "open")
-        ).all()
-        return StepResult(
-            case.id, case.code, case.status, case.version, [e[0] for e in events], list(open_ids)
-        )
-
-    def _lock_version(self) -> None:
-        """Compare-and-swap on the version: of two concurrent steps on one case, the second
-        finds the version moved and fails cleanly instead of overwriting the first."""
-        case = self.case
-        if case.id is None:  # a new case: nothing to race with yet
-            self.session.add(case)
-            self.session.flush()
-            return
-        result = self.session.execute(
-            update(Case)
-            .where(Case.id == case.id, Case.version == self.loaded_version)
-            .values(version=self.loaded_version + 1)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount != 1:
-            raise CaseConflict(f"case {case.code} was changed by someone else; reload and try again")
-        case.version = self.loaded_version + 1
+        if event_rows:
+            self.session.execute(insert(CaseEvent), event_rows)
+        if outbox_rows:
+            self.session.execute(insert(OutboxMessage), outbox_rows)
+        open_tasks = [
+            OpenTask(row.id, row.element_id, row.name, row.role, row.agency_id) for row in self.open_rows
+        ]
+        return StepResult(case.id, case.code, case.status, case.version, [e[0] for e in events], open_tasks)
 
     def _apply_effects(self, events: list) -> None:
         case = self.case
@@ -247,15 +260,16 @@ class CaseStep:
         if status.returns_result and case.returned_at is None:
             case.returned_at = self.now
 
-    def _project_tasks(self, events: list) -> None:
+    def _project_tasks(self, events: list, ready: dict[str, Any]) -> None:
         case = self.case
-        ready = {str(t.id): t for t in self.workflow.get_tasks(state=TaskState.READY, manual=True)}
-        rows = {
-            row.task_id: row
-            for row in self.session.scalars(
-                select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.status == "open")
+        if self.known_open_rows is None:
+            self.known_open_rows = list(
+                self.session.scalars(
+                    select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.status == "open")
+                )
             )
-        }
+        rows = {row.task_id: row for row in self.known_open_rows}
+        self.open_rows = [row for task_id, row in rows.items() if task_id in ready]
         for task_id, row in rows.items():
             if task_id in ready:
                 continue
@@ -300,6 +314,7 @@ class CaseStep:
                 status="open",
             )
             self.session.add(row)
+            self.open_rows.append(row)
             events.append(
                 (
                     "task_created",
@@ -362,7 +377,8 @@ def resume_clock(
     pause = session.scalars(
         select(CasePause).where(CasePause.case_id == case.id, CasePause.ended_at.is_(None))
     ).first()
-    if pause is None:
+    # The same step may already have closed it in memory (not flushed yet).
+    if pause is None or pause.ended_at is not None:
         return
     pause.ended_at = now
     hours = calendar.working_hours_between(pause.started_at, now)
@@ -440,9 +456,12 @@ def check_task_permission(row: HumanTask, actor: Actor, *, to_complete: bool = F
 def conflict_guard(code: str) -> Iterator[None]:
     """Map the database's own serialization failures to the domain's CaseConflict."""
     from sqlalchemy.exc import IntegrityError, OperationalError
+    from sqlalchemy.orm.exc import StaleDataError
 
     try:
         yield
+    except StaleDataError as err:
+        raise CaseConflict(f"case {code} was changed by someone else; reload and try again") from err
     except (IntegrityError, OperationalError) as err:
         text = str(err.orig) if getattr(err, "orig", None) else str(err)
         if "locked" in text or "could not serialize" in text or "duplicate key" in text or "UNIQUE" in text:

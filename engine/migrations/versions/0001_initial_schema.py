@@ -98,7 +98,7 @@ def upgrade() -> None:
     sa.Column('returned_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('completed', sa.Boolean(), nullable=False),
     sa.Column('wake_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('state', sa.Text(), nullable=False),
+    sa.Column('state', sa.LargeBinary(), nullable=False),
     sa.Column('state_format', sa.String(length=16), nullable=False),
     sa.Column('history_seq', sa.Integer(), nullable=False),
     sa.Column('history_head', sa.String(length=64), nullable=False),
