@@ -140,6 +140,9 @@ class Case(Base):
     resolving_agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
     title: Mapped[str] = mapped_column(Text, default="")
     applicant_name: Mapped[str] = mapped_column(String(255), default="")
+    # Facts fixed at reception that portals are told with every change: components received
+    # (digitised / reused flags), fees, online payment. Never the applicant's ID number.
+    facts: Mapped[dict[str, Any]] = mapped_column(default=dict)
     submitted_at: Mapped[datetime]
     received_at: Mapped[datetime | None]
     appointment_at: Mapped[datetime | None]

@@ -83,8 +83,14 @@ class Motcua:
             self._calendar = calendar.with_overrides(extra)
         return self._calendar
 
+    def _transaction(self):  # type: ignore[no-untyped-def]
+        """A unit of work. The calendar is loaded first, outside it: on SQLite a second
+        transaction opened inside ours (to read the override table) would wait for ours."""
+        _ = self.calendar
+        return transaction(self.sessions)
+
     def set_calendar_override(self, day: date, working: bool, note: str) -> None:
-        with transaction(self.sessions) as session:
+        with self._transaction() as session:
             row = session.get(CalendarOverrideRow, day) or CalendarOverrideRow(day=day)
             row.working, row.note = working, note
             session.add(row)
@@ -125,7 +131,7 @@ class Motcua:
             raise DefinitionInvalid(problems)
         compiled, _ = _compiled_or_raise(bundle)
         digest = bundle.sha256
-        with transaction(self.sessions) as session:
+        with self._transaction() as session:
             existing = session.scalars(
                 select(ProcessDefinition).where(
                     ProcessDefinition.process_id == compiled.process_id, ProcessDefinition.sha256 == digest
@@ -198,8 +204,9 @@ class Motcua:
         """Take in a dossier (tiếp nhận): code it, pin the procedure version in force, start its process."""
         if channel not in ("direct", "online", "postal"):
             raise InvalidAction(f"channel {channel!r} must be direct, online or postal")
+        components = _components(components)
         now = self.clock.now()
-        with transaction(self.sessions) as session:
+        with self._transaction() as session:
             receiving = agency_by_code(session, receiving_agency)
             resolving = agency_by_code(session, resolving_agency) if resolving_agency else receiving
             if not actor.is_system and receiving.id not in actor.agency_ids:
@@ -214,7 +221,7 @@ class Motcua:
                 "channel": channel,
                 "submitted_at": (submitted_at or now).astimezone(self.calendar.tz).isoformat(),
                 "applicant": applicant,
-                "components": list(components),
+                "components": components,
                 "agencies": agencies,
                 "procedure": {
                     "code": procedure.code,
@@ -246,6 +253,11 @@ class Motcua:
                 updated_at=now,
                 history_seq=0,
                 history_head="",
+                facts={
+                    "components": components,
+                    "fees": procedure.fees,
+                    "paid_online": bool((extra or {}).get("paid_online", False)),
+                },
             )
             case.procedure = procedure
             result = self._start(session, case, definition, data, actor)
@@ -269,7 +281,7 @@ class Motcua:
             # Decree 20/2008: a feedback must carry the sender's name, address and phone.
             raise InvalidAction(f"feedback sender must give {', '.join(missing)}")
         now = self.clock.now()
-        with transaction(self.sessions) as session:
+        with self._transaction() as session:
             receiving = agency_by_code(session, receiving_agency)
             resolving = agency_by_code(session, resolving_agency) if resolving_agency else receiving
             local_day = now.astimezone(self.calendar.tz).date()
@@ -306,6 +318,7 @@ class Motcua:
                 updated_at=now,
                 history_seq=0,
                 history_head="",
+                facts={"category": category},
             )
             result = self._start(session, case, definition, data, actor)
         send_signals(self, result)
@@ -357,7 +370,7 @@ class Motcua:
     def complete_task(
         self, task_id: int, data: dict[str, Any], actor: Actor, expected_version: int | None = None
     ) -> StepResult:
-        with conflict_guard(f"task {task_id}"), transaction(self.sessions) as session:
+        with conflict_guard(f"task {task_id}"), self._transaction() as session:
             # The case's open tasks (this one among them), the case and its procedure in one query:
             # the step needs them all to project the task list afterwards.
             open_rows = session.scalars(
@@ -432,7 +445,7 @@ class Motcua:
         self._task_action(task_id, actor, "task_assigned", assign)
 
     def _task_action(self, task_id: int, actor: Actor, event: str, change: Any) -> None:
-        with conflict_guard(f"task {task_id}"), transaction(self.sessions) as session:
+        with conflict_guard(f"task {task_id}"), self._transaction() as session:
             row = self._task_row(session, task_id)
             if row.status != "open":
                 raise CaseConflict(f"task {task_id} is already {row.status}")
@@ -468,7 +481,7 @@ class Motcua:
         self, case_code: str, name: str, payload: dict[str, Any] | None = None, actor: Actor = SYSTEM
     ) -> StepResult:
         """A message from outside (supplement received, withdrawal requested, rating...)."""
-        with conflict_guard(case_code), transaction(self.sessions) as session:
+        with conflict_guard(case_code), self._transaction() as session:
             case = self._case(session, case_code)
             step = self._step(session, case, self.compiled_for(session, case), actor)
             if name == "supplement_received":
@@ -487,7 +500,7 @@ class Motcua:
         with FOR UPDATE SKIP LOCKED on PostgreSQL (and BEGIN IMMEDIATE serialises SQLite)."""
         fired = 0
         for _ in range(limit):
-            with conflict_guard("timer"), transaction(self.sessions) as session:
+            with conflict_guard("timer"), self._transaction() as session:
                 now = self.clock.now()
                 query = (
                     select(Case)
@@ -525,12 +538,12 @@ class Motcua:
         return case
 
     def verify_history(self, case_code: str) -> HistoryVerdict:
-        with transaction(self.sessions) as session:
+        with self._transaction() as session:
             return verify_history(session, self._case(session, case_code).id)
 
     def case_data(self, case_code: str) -> dict[str, Any]:
         """The case's current workflow data (for read-only views; never written back)."""
-        with transaction(self.sessions) as session:
+        with self._transaction() as session:
             case = self._case(session, case_code)
             compiled = self.compiled_for(session, case)
             workflow = self.serializer.load(case.state, compiled.spec, compiled.subprocess_specs, None)
@@ -540,7 +553,7 @@ class Motcua:
             return data
 
     def open_tasks(self, case_code: str) -> list[HumanTask]:
-        with transaction(self.sessions) as session:
+        with self._transaction() as session:
             case = self._case(session, case_code)
             return list(
                 session.scalars(
@@ -553,7 +566,7 @@ class Motcua:
 
     def inbox(self, actor: Actor, limit: int = 50, offset: int = 0) -> list[HumanTask]:
         """Tasks the actor can act on: assigned to them, or unclaimed for their roles and agencies."""
-        with transaction(self.sessions) as session:
+        with self._transaction() as session:
             query = (
                 select(HumanTask)
                 .options(selectinload(HumanTask.case))
@@ -573,7 +586,7 @@ class Motcua:
             return list(session.scalars(query))
 
     def actor_for(self, username: str) -> Actor:
-        with transaction(self.sessions) as session:
+        with self._transaction() as session:
             staff = session.scalars(select(Staff).where(Staff.username == username, Staff.active)).first()
             if staff is None:
                 raise NotFound(f"staff member {username!r} does not exist")
@@ -594,6 +607,25 @@ def _check_leader_or(row: HumanTask, actor: Actor, otherwise: Any) -> None:
 
 def _refuse(message: str) -> None:
     raise PermissionDenied(message)
+
+
+def _components(items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Components received with a dossier: a name, how many sets, and whether each was digitised
+    at reception or reused from the citizen's data store (both are national indicators)."""
+    out = []
+    for index, item in enumerate(items):
+        name = str(item.get("name", "")).strip() if isinstance(item, dict) else ""
+        if not name:
+            raise InvalidAction(f"components[{index}].name is required")
+        out.append(
+            {
+                "name": name,
+                "copies": int(item.get("copies", 1)),
+                "digitised": bool(item.get("digitised", False)),
+                "reused": bool(item.get("reused", False)),
+            }
+        )
+    return out
 
 
 def _claim(row: HumanTask, actor: Actor) -> dict[str, Any]:

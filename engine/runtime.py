@@ -419,6 +419,7 @@ def case_summary(case: Case) -> dict[str, Any]:
             "finished_at": case.finished_at,
             "returned_at": case.returned_at,
             "extension_count": case.extension_count,
+            **(case.facts or {}),
         }
     )
 

@@ -89,6 +89,7 @@ def upgrade() -> None:
     sa.Column('resolving_agency_id', sa.Integer(), nullable=False),
     sa.Column('title', sa.Text(), nullable=False),
     sa.Column('applicant_name', sa.String(length=255), nullable=False),
+    sa.Column('facts', sa.JSON(), nullable=False),
     sa.Column('submitted_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('received_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('appointment_at', sa.DateTime(timezone=True), nullable=True),
