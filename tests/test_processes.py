@@ -360,3 +360,74 @@ def test_feedback_handling_reminder_and_escalation_timers(desk, motcua, clock):
         ).all()
     assert fired == ["BE_Remind", "BE_Escalate"]
     assert motcua.verify_history(code).ok
+
+
+def test_withdrawal_at_reception(desk, motcua):
+    code = desk.receive()
+    motcua.deliver_message(code, "withdrawal_requested", {"reason": "Nộp nhầm thủ tục"})
+    case = desk.case(code)
+    assert (case.status, case.completed) == ("withdrawn", True)
+    assert desk.open(code) == []
+
+
+def test_supplement_then_refusal_at_recheck(desk, motcua):
+    code = desk.receive()
+    desk.work(
+        code,
+        "UT_Check",
+        {
+            "reception_decision": "supplement",
+            "missing_items": ["Giấy đề nghị"],
+            "reception_reasons": "Thiếu giấy đề nghị",
+        },
+    )
+    motcua.deliver_message(code, "supplement_received", {"items": []})
+    desk.work(code, "UT_Recheck", {"reception_decision": "refuse", "reception_reasons": "Vẫn thiếu giấy tờ"})
+    case = desk.case(code)
+    assert case.completed and case.status == "not_received"
+    assert desk.pushed_codes(code) == [5, 3]
+
+
+def test_refusal_after_the_appraisal_supplement(desk, motcua):
+    code = desk.receive()
+    desk.work(code, "UT_Check", ACCEPT)
+    desk.work(
+        code,
+        "UT_Appraise",
+        {
+            "appraisal_outcome": "supplement",
+            "appraisal_opinion": "Thiếu",
+            "supplement_items": ["Bản vẽ"],
+            "appraisal_reasons": "Thiếu bản vẽ",
+        },
+    )
+    motcua.deliver_message(code, "supplement_received", {"items": ["Bản vẽ"]})
+    desk.work(
+        code,
+        "UT_AppraiseFinal",
+        {
+            "appraisal_outcome": "refuse",
+            "appraisal_opinion": "Không đạt",
+            "appraisal_reasons": "Bản vẽ không phù hợp quy hoạch",
+        },
+    )
+    desk.work(code, "UT_Approve", APPROVE)
+    assert desk.case(code).status == "stopped"
+    desk.work(code, "UT_ReturnRefusal", {"delivery_method": "post"})
+    assert desk.case(code).completed
+    assert desk.pushed_codes(code) == [2, 4, 5, 4, 8]
+
+
+def test_feedback_answer_sent_back_by_the_leader(desk):
+    code = desk.feedback("forms")
+    desk.work(code, "UT_Receive", {**FEEDBACK_RECEIVE, "category": "forms"})
+    desk.work(code, "UT_Handle", {"answer_draft": "Bản nháp"})
+    with pytest.raises(FormInvalid) as err:
+        desk.work(code, "UT_ApproveAnswer", {"answer_decision": "return"})
+    assert "answer_note" in err.value.errors
+    desk.work(code, "UT_ApproveAnswer", {"answer_decision": "return", "answer_note": "Bổ sung căn cứ"})
+    assert desk.open(code) == ["UT_Handle"]
+    desk.work(code, "UT_Handle", {"answer_draft": "Bản đã sửa", "legal_basis": "Điều 5"})
+    desk.work(code, "UT_ApproveAnswer", {"answer_decision": "approve"})
+    desk.work(code, "UT_Publish", {"publication_channels": ["portal"]})
+    assert desk.case(code).status == "published"
