@@ -27,8 +27,7 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -36,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from engine.calendar import VN_TZ  # noqa: E402
 from engine.clock import ManualClock  # noqa: E402
 from engine.config import Settings  # noqa: E402
-from engine.db import transaction  # noqa: E402
+from engine.db import throwaway_postgres_database, transaction  # noqa: E402
 from engine.definitions import compile_bundle, load_bundle  # noqa: E402
 from engine.models import Case  # noqa: E402
 from engine.motcua import Motcua  # noqa: E402
@@ -63,18 +62,8 @@ def throwaway_database(url: str | None, home: Path) -> Iterator[str]:
     if not url:
         yield f"sqlite:///{home}/bench.sqlite3"
         return
-    base = make_url(url)
-    name = f"motcua_bench_{os.getpid()}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with throwaway_postgres_database(url, f"motcua_bench_{os.getpid()}") as fresh:
+        yield fresh
 
 
 def run_engine(n: int, database: str | None) -> dict[str, Any]:

@@ -12,12 +12,12 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from engine.calendar import VN_TZ
 from engine.clock import ManualClock
 from engine.config import Settings
+from engine.db import throwaway_postgres_database
 from engine.motcua import Motcua
 from engine.seed import load_seed
 
@@ -38,17 +38,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 def _postgres_database() -> Iterator[str]:
-    base = make_url(POSTGRES_URL)
-    name = f"{base.database}_t{os.getpid()}_{next(_counter)}_{uuid.uuid4().hex[:6]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    name = f"{make_url(POSTGRES_URL).database}_t{os.getpid()}_{next(_counter)}_{uuid.uuid4().hex[:6]}"
+    with throwaway_postgres_database(POSTGRES_URL, name) as url:
+        yield url
 
 
 @pytest.fixture

@@ -24,27 +24,30 @@ from engine.seed import load_seed
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-@pytest.fixture
-def mini(database_url, clock, settings):
-    m = Motcua(replace(settings, processes_dir=FIXTURES), clock=clock, database_url=database_url)
+def mini_engine(settings, clock, database_url, processes_dir: Path = FIXTURES) -> Motcua:
+    """A seeded database with tests/fixtures/mini.bpmn deployed under procedure TEST.MINI (3 days)."""
+    m = Motcua(replace(settings, processes_dir=processes_dir), clock=clock, database_url=database_url)
     m.migrate()
     load_seed(m)
-    m.deploy_file(FIXTURES / "mini.bpmn")
+    m.deploy_file(processes_dir / "mini.bpmn")
+    spec = ProcedureSpec(
+        code="TEST.MINI",
+        name="Thủ tục thử",
+        field="Thử nghiệm",
+        resolving_level="commune",
+        time_limit=3,
+        time_unit="working_days",
+        process_id="mini",
+        valid_from=date(2025, 1, 1),
+    )
     with transaction(m.sessions) as session:
-        publish_procedure(
-            session,
-            ProcedureSpec(
-                code="TEST.MINI",
-                name="Thủ tục thử",
-                field="Thử nghiệm",
-                resolving_level="commune",
-                time_limit=3,
-                time_unit="working_days",
-                process_id="mini",
-                valid_from=date(2025, 1, 1),
-            ),
-            clock.now(),
-        )
+        publish_procedure(session, spec, clock.now())
+    return m
+
+
+@pytest.fixture
+def mini(database_url, clock, settings):
+    m = mini_engine(settings, clock, database_url)
     yield m
     m.db.dispose()
 
@@ -298,27 +301,7 @@ def test_failing_script_leaves_the_case_intact(database_url, clock, settings, tm
     shutil.copytree(FIXTURES, procs)
     bpmn = procs / "mini.bpmn"
     bpmn.write_text(bpmn.read_text().replace("appointment_at = schedule_appointment()", script))
-    m = Motcua(
-        replace(settings, processes_dir=procs, script_time_limit=0.3), clock=clock, database_url=database_url
-    )
-    m.migrate()
-    load_seed(m)
-    m.deploy_file(bpmn)
-    with transaction(m.sessions) as session:
-        publish_procedure(
-            session,
-            ProcedureSpec(
-                code="TEST.MINI",
-                name="Thử",
-                field="Thử",
-                resolving_level="commune",
-                time_limit=3,
-                time_unit="working_days",
-                process_id="mini",
-                valid_from=date(2025, 1, 1),
-            ),
-            clock.now(),
-        )
+    m = mini_engine(replace(settings, script_time_limit=0.3), clock, database_url, procs)
     code = receive(m)
     task = only_task(m, code)
     before = case_row(m, code)
