@@ -4,9 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint clean
+.PHONY: install translations demo test lint clean
 
-install: $(STAMP)
+install: $(STAMP) translations
 
 # Reinstall only when the dependency list changes; keeps `make test` fast and idempotent.
 $(STAMP): pyproject.toml
@@ -14,6 +14,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# Compiled message catalogues are build output (not committed); rebuilt when a .po changes.
+MO_FILES := $(patsubst %.po,%.mo,$(wildcard web/translations/*/LC_MESSAGES/*.po web/*/translations/*/LC_MESSAGES/*.po))
+
+translations: $(MO_FILES)
+
+%.mo: %.po $(STAMP)
+	$(BIN)/pybabel -q compile -i $< -o $@
 
 demo: install
 	$(BIN)/motcua demo $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))

@@ -20,6 +20,11 @@ class Actor:
     def can_act_in(self, role: str, agency_id: int) -> bool:
         return self.is_system or (role in self.roles and agency_id in self.agency_ids)
 
+    def can_read(self, *agency_ids: int) -> bool:
+        """A case is readable when any of its agencies (receiving, resolving) is in reach."""
+        reach = self.agency_ids | self.readable_agency_ids
+        return self.is_system or any(a in reach for a in agency_ids)
+
 
 SYSTEM = Actor("system", is_system=True)
 APPLICANT = Actor("applicant")

@@ -20,6 +20,11 @@ class Settings:
     cutoff: str = "15:00"
     script_time_limit: float = 1.0
     max_definition_bytes: int = 2 * 1024 * 1024
+    # Login lockout: this many failures lock the account for lockout_minutes.
+    max_failed_logins: int = 5
+    lockout_minutes: int = 15
+    # Wrong PINs before a case's public lookup is refused (the applicant asks the desk).
+    max_failed_lookups: int = 10
     # Staff roles a BPMN lane may name.
     roles: tuple[str, ...] = ("officer", "specialist", "leader", "designer", "auditor", "admin")
     # Statutory limits for feedback (Decree 20/2008 as measured on the portal); data, not code.

@@ -260,3 +260,80 @@ class CalendarOverrideRow(Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     working: Mapped[bool] = mapped_column(Boolean)
     note: Mapped[str] = mapped_column(Text, default="")
+
+
+class StaffCredential(Base):
+    """A staff member's password (argon2 hash) and lockout state. Kept apart from Staff so the
+    engine's domain rows never carry secrets."""
+
+    __tablename__ = "staff_credentials"
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    changed_at: Mapped[datetime]
+
+
+class ApiToken(Base):
+    """A bearer token for an integrator, scoped to one agency and one role; only its hash is kept."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    prefix: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    role: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class CaseAccess(Base):
+    """How the applicant reaches their case without an account: a lookup PIN (hashed) and the
+    encrypted personal identification number (số định danh cá nhân / CCCD)."""
+
+    __tablename__ = "case_access"
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    pin_hash: Mapped[str] = mapped_column(String(255))
+    failed_lookups: Mapped[int] = mapped_column(Integer, default=0)
+    id_number_encrypted: Mapped[str | None] = mapped_column(Text)
+    id_number_last4: Mapped[str | None] = mapped_column(String(4))
+
+
+class Upload(Base):
+    """A file received with a case (component, supplement, feedback attachment), stored outside
+    the web root under a generated name; the client's filename is kept only as a label."""
+
+    __tablename__ = "uploads"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(32))
+    label: Mapped[str] = mapped_column(String(255))
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    content_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+
+class SatisfactionRating(Base):
+    """The applicant's evaluation of a returned dossier (3 levels, 9 criteria)."""
+
+    __tablename__ = "satisfaction_ratings"
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    level: Mapped[str] = mapped_column(String(32))
+    criteria: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+
+
+class FeedbackPublication(Base):
+    """A published answer to a feedback, shown on the portal, with citizens' reactions."""
+
+    __tablename__ = "feedback_publications"
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    published_at: Mapped[datetime]
+    likes: Mapped[int] = mapped_column(Integer, default=0)
+    dislikes: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,52 +1,111 @@
-"""Flask application factory. Until the full web layer lands this serves an overview page; it
-holds no workflow logic, only reads through the engine."""
+"""Flask application factory. `web/` holds no workflow logic: every read and write goes through
+the engine (engine.Motcua and its services)."""
 
 from __future__ import annotations
 
-from flask import Flask, render_template
-from sqlalchemy import func, select
+import os
+import secrets
+from datetime import datetime
+from pathlib import Path
+from typing import Any
 
-from engine.db import transaction
-from engine.models import Agency, Case, HumanTask, Procedure
+from flask import Flask, request, session
+from flask_babel import format_datetime
+
 from engine.motcua import Motcua
-from engine.statuses import get_status
+
+from . import errors
+from .extensions import babel, csrf, limiter, login_manager
+
+WEB_DIR = Path(__file__).resolve().parent
+LANGUAGES = ("vi", "en")
 
 
-def create_app(motcua: Motcua) -> Flask:
+def create_app(motcua: Motcua | None = None, config: dict[str, Any] | None = None) -> Flask:
+    motcua = motcua or Motcua.from_env()
     app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=_secret_key(motcua),
+        BABEL_DEFAULT_LOCALE="vi",
+        BABEL_DEFAULT_TIMEZONE="Asia/Ho_Chi_Minh",
+        BABEL_TRANSLATION_DIRECTORIES=";".join(str(p) for p in _translation_dirs()),
+        MAX_CONTENT_LENGTH=int(os.environ.get("MOTCUA_MAX_UPLOAD_MB", "10")) * 1024 * 1024,
+        LOGIN_RATE_LIMIT=os.environ.get("MOTCUA_LOGIN_RATE_LIMIT", "10 per minute"),
+        PUBLIC_RATE_LIMIT=os.environ.get("MOTCUA_PUBLIC_RATE_LIMIT", "20 per minute"),
+        # One process: memory. Several web processes: a shared store, e.g. redis://127.0.0.1:6379.
+        RATELIMIT_STORAGE_URI=os.environ.get("MOTCUA_RATELIMIT_STORAGE", "memory://"),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,
+        API_TITLE="motcua API",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+    )
+    app.config.update(config or {})
     app.extensions["motcua"] = motcua
 
-    @app.get("/")
-    def index() -> str:
-        with transaction(motcua.sessions) as session:
-            procedures = session.scalars(select(Procedure).order_by(Procedure.code, Procedure.version)).all()
-            cases = session.scalars(select(Case).order_by(Case.id.desc()).limit(50)).all()
-            agencies = {a.id: a.name for a in session.scalars(select(Agency))}
-            open_tasks = dict(
-                session.execute(
-                    select(HumanTask.case_id, func.count())
-                    .where(HumanTask.status == "open")
-                    .group_by(HumanTask.case_id)
-                ).all()
-            )
-            rows = [
-                {
-                    "code": c.code,
-                    "kind": c.kind,
-                    "title": c.title,
-                    "status": get_status(c.kind, c.status).vi if c.status else "",
-                    "agency": agencies.get(c.receiving_agency_id, ""),
-                    "appointment": c.appointment_at.astimezone(motcua.calendar.tz).strftime("%H:%M %d/%m/%Y")
-                    if c.appointment_at
-                    else "",
-                    "tasks": open_tasks.get(c.id, 0),
-                }
-                for c in cases
-            ]
-        return render_template("index.html", procedures=procedures, cases=rows)
+    babel.init_app(app, locale_selector=_select_locale)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    limiter.init_app(app)
+
+    from . import auth
+    from .api import register_api
+    from .audit import bp as audit_bp
+    from .public import bp as public_bp
+    from .staff import bp as staff_bp
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(public_bp)
+    app.register_blueprint(staff_bp, url_prefix="/staff")
+    app.register_blueprint(audit_bp, url_prefix="/audit")
+    register_api(app)
+    errors.register(app)  # after the API: its own HTTP error handler must not win
+
+    @app.before_request
+    def remember_language() -> None:
+        lang = request.args.get("lang")
+        if lang in LANGUAGES:
+            session["lang"] = lang
+
+    @app.context_processor
+    def template_helpers() -> dict[str, Any]:
+        from .auth import current_actor
+
+        def local_time(value: datetime | None, fmt: str = "HH:mm dd/MM/yyyy") -> str:
+            return format_datetime(value, fmt) if value else ""
+
+        return {"local_time": local_time, "current_actor": current_actor, "languages": LANGUAGES}
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     return app
+
+
+def _select_locale() -> str:
+    return session.get("lang") or request.accept_languages.best_match(LANGUAGES) or "vi"
+
+
+def _translation_dirs() -> list[Path]:
+    dirs = [WEB_DIR / "translations"]
+    dirs += sorted(p for p in WEB_DIR.glob("*/translations") if p.is_dir())
+    return dirs
+
+
+def _secret_key(motcua: Motcua) -> str:
+    """Signs session cookies and CSRF tokens: from MOTCUA_FLASK_SECRET, else a key file kept in
+    MOTCUA_HOME (created once, owner-only)."""
+    if os.environ.get("MOTCUA_FLASK_SECRET"):
+        return os.environ["MOTCUA_FLASK_SECRET"]
+    path = Path(motcua.settings.home) / "flask.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_text().strip()

@@ -18,7 +18,7 @@ from engine.motcua import Motcua
 from engine.seed import load_seed
 
 from .app import create_app
-from .demo_cases import create_demo_cases
+from .demo_cases import create_demo_cases, create_demo_passwords
 
 
 def run_demo(host: str, port: int) -> None:
@@ -33,6 +33,9 @@ def run_demo(host: str, port: int) -> None:
     if not has_cases:
         for line in create_demo_cases(motcua):
             click.echo(line)
+        click.echo("Demo staff accounts (passwords are shown only this once):")
+        for username, roles, password in create_demo_passwords(motcua):
+            click.echo(f"  {username:20} {'/'.join(roles):20} {password}")
     threading.Thread(target=_timer_loop, args=(motcua,), daemon=True, name="motcua-timers").start()
     click.echo(f"serving on http://{host}:{port}/  (data in {motcua.settings.home.resolve()})")
     create_app(motcua).run(host=host, port=port, threaded=True, use_reloader=False)

@@ -3,6 +3,13 @@ in appraisal, waiting for a supplement, returned, refused, and feedback being ha
 
 from __future__ import annotations
 
+import secrets
+
+from sqlalchemy import select
+
+from engine.access import set_password
+from engine.db import transaction
+from engine.models import Staff
 from engine.motcua import Motcua
 
 ACCEPT = {"reception_decision": "accept"}
@@ -70,3 +77,15 @@ def create_demo_cases(m: Motcua) -> list[str]:
     )
     lines.append(f"feedback {feedback}")
     return lines
+
+
+def create_demo_passwords(m: Motcua) -> list[tuple[str, list[str], str]]:
+    """A random password per demo staff member; only the hashes are stored."""
+    with transaction(m.sessions) as session:
+        staff = [(s.username, list(s.roles)) for s in session.scalars(select(Staff).order_by(Staff.id))]
+    out = []
+    for username, roles in staff:
+        password = secrets.token_urlsafe(9)
+        set_password(m, username, password)
+        out.append((username, roles, password))
+    return out
