@@ -34,7 +34,16 @@ from .clock import Clock
 from .definitions import CompiledProcess
 from .errors import CaseConflict, FormInvalid, InvalidAction, PermissionDenied
 from .history import chain_event, json_safe
-from .models import Agency, Case, CaseEvent, CasePause, HumanTask, OutboxMessage, ProcessDefinition
+from .models import (
+    Agency,
+    Case,
+    CaseEvent,
+    CasePause,
+    FeedbackPublication,
+    HumanTask,
+    OutboxMessage,
+    ProcessDefinition,
+)
 from .outbox import outbox_row
 from .sandbox import SandboxScriptEngine
 from .script_functions import CaseScope, build_functions
@@ -259,6 +268,28 @@ class CaseStep:
             case.finished_at = self.now
         if status.returns_result and case.returned_at is None:
             case.returned_at = self.now
+        if case.kind == "feedback" and new == "published":
+            self._publish_answer()
+
+    def _publish_answer(self) -> None:
+        """A published feedback answer appears on the portal: the answer the leader approved."""
+        data = self.latest_data()
+        answer = str(data.get("answer_draft") or data.get("reply_content") or "").strip()
+        self.session.add(
+            FeedbackPublication(
+                case_id=self.case.id,
+                question=str(data.get("content", self.case.title)),
+                answer=answer,
+                published_at=self.now,
+                likes=0,
+                dislikes=0,
+            )
+        )
+
+    def latest_data(self) -> dict[str, Any]:
+        """Task data as it stands after this step (the most recently changed task wins)."""
+        tasks = sorted(self.workflow.get_tasks(state=TaskState.COMPLETED), key=lambda t: t.last_state_change)
+        return dict(tasks[-1].data) if tasks else {}
 
     def _project_tasks(self, events: list, ready: dict[str, Any]) -> None:
         case = self.case

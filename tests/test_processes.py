@@ -11,7 +11,7 @@ from sqlalchemy import select
 from engine.calendar import VN_TZ
 from engine.db import transaction
 from engine.errors import FormInvalid, InvalidAction
-from engine.models import Case, CaseEvent, CasePause, OutboxMessage
+from engine.models import Case, CaseEvent, CasePause, FeedbackPublication, OutboxMessage
 
 USERS = {
     ("officer", "XA_AN_BINH"): "motcua_anbinh",
@@ -318,6 +318,10 @@ def test_feedback_within_competence_is_answered_and_published(desk, motcua):
     case = desk.case(code)
     assert (case.status, case.completed) == ("published", True)
     assert desk.statuses(code)[-3:] == ["handling", "answered", "published"]
+    with transaction(motcua.sessions) as session:
+        publication = session.get(FeedbackPublication, case.id)
+    assert publication.answer == "Sẽ kiến nghị sửa đổi"
+    assert publication.question.startswith("Đề nghị giảm thành phần hồ sơ")
 
 
 def test_feedback_not_accepted_is_rejected(desk):
