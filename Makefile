@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install translations demo test lint clean
+.PHONY: install translations browser demo test lint clean
 
 install: $(STAMP) translations
 
@@ -26,7 +26,14 @@ translations: $(MO_FILES)
 demo: install
 	$(BIN)/motcua demo $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
-test: install
+# Browser tests drive Debian's Chromium (never a downloaded browser). Installed when missing and
+# we may (root); otherwise those tests are skipped with the reason.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { if [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else echo "chromium is not installed (apt-get install chromium): browser tests will be skipped"; fi; }
+
+test: install browser
 	$(BIN)/ruff check engine web adapters tests benchmarks
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 

@@ -176,9 +176,6 @@ class Motcua:
             raise NotFound(f"process {process_id!r} is not deployed")
         return definition
 
-    def compiled(self, definition: ProcessDefinition) -> CompiledProcess:
-        return self.specs.get(definition.id, definition_loader(definition))
-
     def compiled_for(self, session: Session, case: Case) -> CompiledProcess:
         """The case's parsed process; the definition row (large XML) is read only on a cache miss."""
         return self.specs.get(

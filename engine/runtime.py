@@ -318,7 +318,6 @@ class CaseStep:
                 row.status = "cancelled"
                 row.completed_at = self.now
                 events.append(("task_cancelled", {"name": row.name}, task_id, row.element_id))
-        agencies = (self._data_of_ready(ready) or {}).get("agencies", {})
         for task_id, task in ready.items():
             if task_id in rows:
                 continue
@@ -326,7 +325,8 @@ class CaseStep:
             lane = self.compiled.lanes.get(spec.lane or "")
             if lane is None:
                 raise InvalidAction(f"user task {spec.name} is in no mapped lane")
-            agency_id = self._agency_for(lane.agency, task.data.get("agencies", agencies))
+            # The case's agencies travel in the data from the start event (slot -> agency code).
+            agency_id = self._agency_for(lane.agency, task.data.get("agencies", {}))
             info = self.compiled.nodes.get(spec.name)
             due = self._due_for(info)
             row = HumanTask(
@@ -354,11 +354,6 @@ class CaseStep:
                     spec.name,
                 )
             )
-
-    def _data_of_ready(self, ready: dict) -> dict[str, Any] | None:
-        for task in ready.values():
-            return task.data
-        return None
 
     def _agency_for(self, slot: str, agencies: dict[str, Any]) -> int:
         if slot == "receiving":
