@@ -1,17 +1,471 @@
-"""Staff pages."""
+"""Staff pages. Each view authorises, calls the engine and renders; the work is done in
+`engine.inbox`, `engine.caseview` and this package's helper modules.
+
+A case or task the actor may not read is answered 404 (docs/web.md: no probing of codes)."""
 
 from __future__ import annotations
 
-from flask import render_template
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import login_required
+from werkzeug.wrappers import Response
+
+from engine.access import issue_case_pin
+from engine.actors import Actor
+from engine.caseview import (
+    CaseFile,
+    TaskFile,
+    agencies,
+    colleagues,
+    hand_overs,
+    load_case_file,
+    load_task,
+    procedures_in_force,
+    time_left,
+)
+from engine.errors import CaseConflict, FormInvalid, MotcuaError, NotFound, PermissionDenied
+from engine.inbox import DUE_STATES, KINDS, InboxFilter, query_inbox
+from engine.personal_data import ROLES_SEEING_ID_NUMBERS, mask, reveal_id_number
 
 from ..auth import require_actor
 from ..services import motcua
-from . import bp
+from . import bp, once, printing
+from .forms import DataLine, build_fields, describe, form_errors, parse
+from .labels import status_choices
+from .reception import CHANNELS, parse_reception
+
+PER_PAGE_CHOICES = (10, 25, 50, 100)
+
+
+# -- inbox ---------------------------------------------------------------------------------
 
 
 @bp.get("/")
 @login_required
 def inbox() -> str:
     actor = require_actor()
-    return render_template("staff/inbox.html", tasks=motcua().inbox(actor))
+    args = request.args
+    flt = InboxFilter(
+        procedure_code=args.get("procedure") or None,
+        status=args.get("status") or None,
+        due=args.get("due") if args.get("due") in DUE_STATES else None,
+        code=args.get("code", "").strip() or None,
+        applicant=args.get("applicant", "").strip() or None,
+        kind=args.get("kind") if args.get("kind") in KINDS else None,
+        mine=bool(args.get("mine")),
+        team=bool(args.get("team")) and "leader" in actor.roles,
+    )
+    per_page = args.get("per_page", 25, type=int)
+    per_page = per_page if per_page in PER_PAGE_CHOICES else 25
+    page = query_inbox(motcua(), actor, flt, page=max(1, args.get("page", 1, type=int)), per_page=per_page)
+    return render_template(
+        "staff/inbox.html",
+        inbox=page,
+        flt=flt,
+        per_page=per_page,
+        assignees=_assignees(actor, page.rows),
+        procedures=procedures_in_force(motcua()),
+        statuses=status_choices(),
+        is_leader="leader" in actor.roles,
+        actor=actor,
+        here=request.full_path,
+        page_url=_page_url,
+    )
+
+
+def _page_url(number: int) -> str:
+    args = request.args.to_dict()
+    args["page"] = str(number)
+    return url_for(".inbox", **args)
+
+
+def _assignees(actor: Actor, rows: list[Any]) -> dict[int, list[Any]]:
+    """For a leader: per task, the colleagues of the task's agency who have the task's role."""
+    if "leader" not in actor.roles:
+        return {}
+    staff = colleagues(motcua(), actor.agency_ids)
+    return {
+        row.task_id: [s for s in staff if s.agency_id == row.agency_id and row.role in s.roles]
+        for row in rows
+        if row.agency_id in actor.agency_ids
+    }
+
+
+@bp.post("/tasks/<int:task_id>/claim")
+@login_required
+def claim(task_id: int) -> Response:
+    actor = require_actor()
+    _readable_task(actor, task_id)
+    return _task_action(lambda: motcua().claim_task(task_id, actor), _("Task claimed: it is now yours."))
+
+
+@bp.post("/tasks/<int:task_id>/release")
+@login_required
+def release(task_id: int) -> Response:
+    actor = require_actor()
+    _readable_task(actor, task_id)
+    return _task_action(lambda: motcua().release_task(task_id, actor), _("Task released for colleagues."))
+
+
+@bp.post("/tasks/<int:task_id>/assign")
+@login_required
+def assign(task_id: int) -> Response:
+    actor = require_actor()
+    _readable_task(actor, task_id)
+    assignee = request.form.get("assignee", "").strip()
+    if not assignee:
+        flash(_("Choose a colleague to assign the task to."), "error")
+        return redirect(_back())
+    return _task_action(
+        lambda: motcua().assign_task(task_id, assignee, actor),
+        _("Task assigned to %(name)s.", name=assignee),
+    )
+
+
+def _task_action(action: Any, done: str) -> Response:
+    try:
+        action()
+    except CaseConflict:
+        flash(_("Someone else changed this task first; the list has been refreshed."), "error")
+    except PermissionDenied:
+        flash(_("You may not do this with this task."), "error")
+    except NotFound:
+        flash(_("That colleague or task does not exist."), "error")
+    else:
+        flash(done, "success")
+    return redirect(_back())
+
+
+def _back() -> str:
+    """Back to the page the button was on (same-site staff pages only: no open redirect)."""
+    target = request.form.get("next", "")
+    return target if target.startswith("/staff") and "//" not in target else url_for(".inbox")
+
+
+# -- task page -----------------------------------------------------------------------------
+
+
+@bp.route("/tasks/<int:task_id>", methods=["GET", "POST"])
+@login_required
+def task(task_id: int) -> Any:
+    actor = require_actor()
+    task_file = _actionable_task(actor, task_id)
+    m = motcua()
+    schema = task_file.form_schema or {"properties": {}}
+    if request.method == "GET":
+        if task_file.task.status != "open":
+            flash(_("This task has already been completed."), "error")
+            return redirect(url_for(".case", code=task_file.case.code))
+        if task_file.task.assignee not in (None, actor.username):
+            abort(404)  # claimed by a colleague: not this actor's to act on
+        return _render_task(actor, task_file, schema, None, {})
+    data, local_errors = parse(schema, request.form)
+    if local_errors and any("type" not in schema["properties"][name] for name in local_errors):
+        # An untyped field would accept the null sent in place of what could not be read.
+        return _render_task(actor, task_file, schema, request.form, local_errors), 422
+    try:
+        result = m.complete_task(task_id, data, actor)
+    except FormInvalid as err:
+        errors = {**err.errors, **local_errors}
+        return _render_task(actor, task_file, schema, request.form, errors), 422
+    except CaseConflict:
+        flash(_("This task was completed by someone else in the meantime; nothing was saved."), "error")
+        return redirect(url_for(".inbox"))
+    except PermissionDenied:
+        flash(_("This task is claimed by a colleague; nothing was saved."), "error")
+        return redirect(url_for(".inbox"))
+    except MotcuaError as err:
+        # A rule of the process refused the data (e.g. a second extension): show it at the form.
+        return _render_task(actor, task_file, schema, request.form, {"_form": [str(err)]}), 422
+    flash(
+        _("“%(task)s” of %(code)s completed.", task=task_file.task.name, code=task_file.case.code),
+        "success",
+    )
+    return redirect(_next_task_url(actor, result.case_code))
+
+
+def _render_task(
+    actor: Actor, task_file: TaskFile, schema: dict[str, Any], submitted: Any, errors: dict[str, list[str]]
+) -> str:
+    case_file = load_case_file(motcua(), task_file.case.code)
+    return render_template(
+        "staff/task.html",
+        t=task_file.task,
+        c=task_file.case,
+        case_file=case_file,
+        masked_id=mask(None, task_file.id_number_last4),
+        schema=schema,
+        fields=build_fields(schema, submitted, errors),
+        form_errors=form_errors(errors, schema),
+        steps=[e for e in case_file.events if e.type == "task_completed"],
+        data_lines=_data_lines(case_file),
+        components=printing.components_of(case_file),
+        actor=actor,
+        here=request.path,
+    )
+
+
+def _next_task_url(actor: Actor, case_code: str) -> str:
+    """The next thing to do: a task of the same dossier if it is the actor's, else the top of
+    the inbox, else the inbox itself."""
+    m = motcua()
+    for flt in (InboxFilter(code=case_code), InboxFilter()):
+        rows = query_inbox(m, actor, flt, per_page=1).rows
+        if rows:
+            return url_for(".task", task_id=rows[0].task_id)
+    return url_for(".inbox")
+
+
+# -- case page -----------------------------------------------------------------------------
+
+
+@bp.get("/cases/<code>")
+@login_required
+def case(code: str) -> str:
+    actor = require_actor()
+    return _render_case(actor, _readable_case(actor, code))
+
+
+@bp.post("/cases/<code>/reveal-id")
+@login_required
+def reveal_id(code: str) -> str:
+    actor = require_actor()
+    _readable_case(actor, code)
+    # The engine checks the role and writes the personal_data_viewed event; the number is shown
+    # in this answer only (never stored in the session or a redirect).
+    number = reveal_id_number(motcua(), code, actor)
+    return _render_case(actor, load_case_file(motcua(), code), revealed=number)
+
+
+def _render_case(actor: Actor, file: CaseFile, revealed: str | None = None) -> str:
+    m = motcua()
+    data = m.case_data(file.case.code) if file.case.kind == "dossier" else {}
+    return render_template(
+        "staff/case.html",
+        f=file,
+        c=file.case,
+        masked_id=mask(None, file.id_number_last4),
+        revealed=revealed,
+        left=time_left(m, file),
+        can_reveal=bool(actor.roles & ROLES_SEEING_ID_NUMBERS) and bool(file.id_number_last4),
+        supplement=printing.supplement_request(data, file.events) if data else None,
+        refusal=printing.refusal(data, file.events, file.case.status) if data else None,
+        data_lines=_data_lines(file),
+        actor=actor,
+    )
+
+
+def _data_lines(file: CaseFile) -> Any:
+    """For templates: what a task completion changed, labelled with the task's form."""
+
+    def lines(event: Any) -> list[DataLine]:
+        data = event.data or {}
+        return describe(file.form_of_event(event), data.get("after") or {}, data.get("before") or {})
+
+    return lines
+
+
+# -- printable forms -----------------------------------------------------------------------
+
+
+@bp.get("/cases/<code>/receipt")
+@login_required
+def receipt(code: str) -> str:
+    actor = require_actor()
+    file = _readable_dossier(actor, code)
+    data = motcua().case_data(code)
+    stashed = once.take("receipt_pin")
+    pin = None
+    if stashed and stashed.split("\n", 1)[0] == code:
+        pin = stashed.split("\n", 1)[1]
+    url = printing.lookup_url(code)
+    return render_template(
+        "staff/receipt.html",
+        f=file,
+        c=file.case,
+        number=printing.receipt_number(code),
+        place=printing.place_name(file.receiving),
+        unit=printing.desk_name(file.receiving),
+        issued=printing.local_parts(file.case.received_at or file.case.submitted_at),
+        received=printing.local_parts(file.case.received_at or file.case.submitted_at),
+        appointment=printing.local_parts(file.case.appointment_at),
+        applicant=printing.applicant_of(data, file.id_number_last4, file.case.applicant_name),
+        components=printing.components_of(file),
+        processing_time=printing.processing_time(file.procedure),
+        result_place=printing.desk_name(file.receiving),
+        lookup_url=url,
+        qr=printing.qr_svg(url),
+        pin=pin,
+    )
+
+
+@bp.get("/cases/<code>/supplement-request")
+@login_required
+def supplement_request(code: str) -> str:
+    actor = require_actor()
+    file = _readable_dossier(actor, code)
+    data = motcua().case_data(code)
+    found = printing.supplement_request(data, file.events)
+    if found is None:
+        raise NotFound(f"dossier {code} has no supplement request")
+    return render_template(
+        "staff/supplement_request.html",
+        f=file,
+        c=file.case,
+        req=found,
+        place=printing.place_name(file.receiving),
+        unit=printing.desk_name(file.receiving),
+        issued=printing.local_parts(found.at),
+        applicant=printing.applicant_of(data, file.id_number_last4, file.case.applicant_name),
+    )
+
+
+@bp.get("/cases/<code>/refusal")
+@login_required
+def refusal(code: str) -> str:
+    actor = require_actor()
+    file = _readable_dossier(actor, code)
+    data = motcua().case_data(code)
+    found = printing.refusal(data, file.events, file.case.status)
+    if found is None:
+        raise NotFound(f"dossier {code} has not been refused")
+    return render_template(
+        "staff/refusal.html",
+        f=file,
+        c=file.case,
+        req=found,
+        place=printing.place_name(file.receiving),
+        unit=printing.desk_name(file.receiving),
+        issued=printing.local_parts(found.at),
+        applicant=printing.applicant_of(data, file.id_number_last4, file.case.applicant_name),
+    )
+
+
+@bp.get("/cases/<code>/control-slip")
+@login_required
+def control_slip(code: str) -> str:
+    actor = require_actor()
+    file = _readable_dossier(actor, code)
+    return render_template(
+        "staff/control_slip.html",
+        f=file,
+        c=file.case,
+        rows=hand_overs(motcua(), file),
+        place=printing.place_name(file.receiving),
+        unit=printing.desk_name(file.receiving),
+        masked_id=mask(None, file.id_number_last4),
+        received=printing.local_parts(file.case.received_at),
+        appointment=printing.local_parts(file.case.appointment_at),
+    )
+
+
+# -- reception -----------------------------------------------------------------------------
+
+
+@bp.route("/reception", methods=["GET", "POST"])
+@login_required
+def reception() -> Any:
+    actor = require_actor()
+    if "officer" not in actor.roles:
+        raise PermissionDenied(_("Only one-stop officers receive dossiers."))
+    m = motcua()
+    procedures = procedures_in_force(m)
+    chosen_code = request.values.get("procedure", "")
+    procedure = next((p for p in procedures if p.code == chosen_code), None)
+    if request.method == "GET" or procedure is None:
+        status = 422 if request.method == "POST" else 200
+        errors = {"procedure": [_("Choose a procedure in force.")]} if request.method == "POST" else {}
+        return _render_reception(procedures, procedure, None, errors), status
+    form = parse_reception(request.form, procedure)
+    if form.errors:
+        return _render_reception(procedures, procedure, request.form, form.errors), 422
+    receiving = agencies(m, actor.agency_ids)
+    agency = receiving[min(receiving)]
+    try:
+        result = m.receive_dossier(
+            procedure.code,
+            agency.code,
+            applicant=form.applicant,
+            actor=actor,
+            channel=form.channel,
+            components=form.components,
+        )
+    except MotcuaError as err:
+        return _render_reception(procedures, procedure, request.form, {"_form": [str(err)]}), 422
+    code = result.case_code
+    # The ID number is stored encrypted with the PIN; the PIN itself is shown once, on the receipt.
+    pin = issue_case_pin(m, code, id_number=form.id_number)
+    if form.accept_now:
+        _accept_at_reception(actor, result.open_tasks)
+    once.put("receipt_pin", f"{code}\n{pin}")
+    flash(_("Dossier %(code)s received.", code=code), "success")
+    return redirect(url_for(".receipt", code=code))
+
+
+def _accept_at_reception(actor: Actor, open_tasks: list[Any]) -> None:
+    """The desk usually checks completeness with the applicant present: accepting right away
+    completes the reception check (UT_Check, in both dossier processes), which schedules the
+    appointment printed on the receipt. Otherwise the check waits in the officer's inbox."""
+    check = next(
+        (t for t in open_tasks if t.element_id == "UT_Check" and actor.can_act_in(t.role, t.agency_id)), None
+    )
+    if check is None:
+        flash(_("The completeness check waits in your inbox."), "info")
+        return
+    try:
+        motcua().complete_task(check.id, {"reception_decision": "accept"}, actor)
+    except MotcuaError as err:
+        flash(_("The dossier could not be accepted at once: %(reason)s", reason=str(err)), "error")
+
+
+def _render_reception(
+    procedures: list[Any], procedure: Any, submitted: Any, errors: dict[str, list[str]]
+) -> str:
+    return render_template(
+        "staff/reception.html",
+        procedures=procedures,
+        procedure=procedure,
+        v=submitted,
+        errors=errors,
+        channels=CHANNELS,
+    )
+
+
+# -- authorisation -------------------------------------------------------------------------
+
+
+def _readable_case(actor: Actor, code: str) -> CaseFile:
+    try:
+        file = load_case_file(motcua(), code)
+    except NotFound:
+        abort(404)
+    if not actor.can_read(file.case.receiving_agency_id, file.case.resolving_agency_id):
+        abort(404)
+    return file
+
+
+def _readable_dossier(actor: Actor, code: str) -> CaseFile:
+    file = _readable_case(actor, code)
+    if file.case.kind != "dossier":
+        abort(404)
+    return file
+
+
+def _readable_task(actor: Actor, task_id: int) -> TaskFile:
+    try:
+        task_file = load_task(motcua(), task_id)
+    except NotFound:
+        abort(404)
+    case = task_file.case
+    if not actor.can_read(case.receiving_agency_id, case.resolving_agency_id, task_file.task.agency_id):
+        abort(404)
+    return task_file
+
+
+def _actionable_task(actor: Actor, task_id: int) -> TaskFile:
+    task_file = _readable_task(actor, task_id)
+    if not actor.can_act_in(task_file.task.role, task_file.task.agency_id):
+        abort(404)
+    return task_file
