@@ -1,31 +1,74 @@
-"""Procedure catalogue endpoints."""
+"""The procedure catalogue (danh mục thủ tục hành chính): public, no token needed."""
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
-from marshmallow import Schema, fields
-from sqlalchemy import select
+import unicodedata
+from datetime import date
+from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.catalogue import procedure_in_force
 from engine.db import transaction
 from engine.models import Procedure
 
 from ..services import motcua
+from .common import ApiBlueprint, local_today, path_parameter
+from .schemas import ProcedureQuerySchema, ProcedureSchema, ProcedureSummarySchema
 
-blp = Blueprint("procedures", __name__, description="Administrative procedures (thủ tục hành chính)")
-
-
-class ProcedureSchema(Schema):
-    code = fields.String()
-    version = fields.Integer()
-    name = fields.String()
-    field = fields.String()
-    time_limit = fields.Float()
-    time_unit = fields.String()
+blp = ApiBlueprint(
+    "procedures",
+    __name__,
+    description="Administrative procedures (thủ tục hành chính) in force: public, no token needed.",
+)
 
 
 @blp.get("/procedures")
-@blp.response(200, ProcedureSchema(many=True))
-def list_procedures():  # type: ignore[no-untyped-def]
-    """Procedures in the catalogue."""
+@blp.arguments(ProcedureQuerySchema, location="query")
+@blp.response(200, ProcedureSummarySchema(many=True), description="Procedures in force today, by code.")
+def list_procedures(query: dict[str, Any]) -> list[Procedure]:
+    """List the procedures in force
+
+    Each procedure appears once, in the version in force today. `q` matches the name or the code,
+    ignoring case and Vietnamese diacritics (`khai sinh` finds `Thủ tục đăng ký khai sinh`)."""
+    text = _folded(query.get("q", ""))
+    field = _folded(query.get("field", ""))
     with transaction(motcua().sessions) as session:
-        return session.scalars(select(Procedure).order_by(Procedure.code, Procedure.version)).all()
+        procedures = _in_force(session, local_today())
+    return [
+        p
+        for p in procedures
+        if (not text or text in _folded(p.name) or text in p.code.casefold())
+        and (not field or _folded(p.field) == field)
+    ]
+
+
+@blp.get("/procedures/<code>", parameters=path_parameter("code", "Procedure code, e.g. `2.000720`."))
+@blp.response(200, ProcedureSchema, description="The procedure version in force today.")
+@blp.alt_response(404, response="NotFound")
+def get_procedure(code: str) -> Procedure:
+    """Read a procedure
+
+    The version in force today: components, fees, time limit and unit, online level, cut-off rule
+    and validity."""
+    with transaction(motcua().sessions) as session:
+        return procedure_in_force(session, code, local_today())
+
+
+def _in_force(session: Session, on: date) -> list[Procedure]:
+    """The rule of `engine.catalogue.procedure_in_force` for every code at once: the newest version
+    that has started, unless it has already ended."""
+    newest: dict[str, Procedure] = {}
+    rows = session.scalars(
+        select(Procedure).where(Procedure.valid_from <= on).order_by(Procedure.code, Procedure.version.desc())
+    )
+    for procedure in rows:
+        newest.setdefault(procedure.code, procedure)
+    return [p for p in newest.values() if p.valid_to is None or p.valid_to >= on]
+
+
+def _folded(text: str) -> str:
+    """Lower case without diacritics, so a search need not type Vietnamese marks."""
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold().strip()
