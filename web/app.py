@@ -44,6 +44,7 @@ def create_app(motcua: Motcua | None = None, config: dict[str, Any] | None = Non
         OPENAPI_JSON_PATH="openapi.json",
     )
     app.config.update(config or {})
+    app.json.ensure_ascii = False  # Vietnamese as text, not \\uXXXX escapes
     app.extensions["motcua"] = motcua
 
     babel.init_app(app, locale_selector=_select_locale)

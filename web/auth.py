@@ -37,14 +37,27 @@ def load_user(username: str) -> StaffUser | None:
         return None
 
 
+class Unauthenticated(PermissionDenied):
+    """No valid credentials: answered 401 (with WWW-Authenticate on the API), not 403."""
+
+
 def current_actor() -> Actor | None:
-    """The Actor of this request: a bearer token (API) or the signed-in staff member."""
+    """The Actor of this request: a bearer token on the API, the signed-in staff member on pages.
+    The API never accepts the session cookie: it is CSRF-exempt, so a cookie there could be
+    ridden by another site."""
     if "actor" in g:
         return g.actor
     header = request.headers.get("Authorization", "")
     actor: Actor | None = None
-    if header.startswith("Bearer "):
-        actor = authenticate_token(motcua(), header.removeprefix("Bearer ").strip())
+    if request.path.startswith("/api/"):
+        if header:
+            scheme, _, token = header.partition(" ")
+            if scheme != "Bearer" or not token.strip():
+                raise Unauthenticated("use an Authorization: Bearer <token> header")
+            try:
+                actor = authenticate_token(motcua(), token.strip())
+            except PermissionDenied as err:
+                raise Unauthenticated(str(err)) from None
     elif current_user.is_authenticated:
         actor = current_user.actor
     g.actor = actor
@@ -54,7 +67,7 @@ def current_actor() -> Actor | None:
 def require_actor() -> Actor:
     actor = current_actor()
     if actor is None:
-        raise PermissionDenied("sign in first")
+        raise Unauthenticated("sign in first")
     return actor
 
 

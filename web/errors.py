@@ -41,15 +41,18 @@ def wants_json() -> bool:
 def register(app: Flask) -> None:
     @app.errorhandler(MotcuaError)
     def domain_error(err: MotcuaError):  # type: ignore[no-untyped-def]
-        status, code = status_of(err)
-        if status == 403 and "sign in" in str(err) and not wants_json():
-            from flask import redirect, url_for
+        from .auth import Unauthenticated
 
-            return redirect(url_for("auth.login", next=request.full_path))
+        status, code = status_of(err)
         errors = err.errors if isinstance(err, FormInvalid) else {}
+        if isinstance(err, Unauthenticated):
+            if not wants_json():
+                from flask import redirect, url_for
+
+                return redirect(url_for("auth.login", next=request.full_path))
+            response = jsonify(code="unauthorized", message=str(err), errors={})
+            return response, 401, {"WWW-Authenticate": 'Bearer realm="motcua"'}
         if wants_json():
-            if status == 403 and request.headers.get("Authorization", "") == "" and "sign in" in str(err):
-                status, code = 401, "unauthorized"
             return jsonify(code=code, message=str(err), errors=errors), status
         return render_template("error.html", status=status, message=str(err)), status
 
@@ -82,6 +85,8 @@ def _flatten(messages: dict, prefix: str = "") -> dict[str, list[str]]:
         path = f"{prefix}.{key}" if prefix else str(key)
         if isinstance(value, dict):
             out.update(_flatten(value, path))
+        elif key in ("json", "form", "query", "files", "headers"):
+            out["_body"] = [str(v) for v in value] if isinstance(value, list) else [str(value)]
         else:
             out[path] = [str(v) for v in value] if isinstance(value, list) else [str(value)]
     return out

@@ -67,3 +67,23 @@ def test_api_errors_are_json(client):
 def test_api_lists_procedures(client):
     body = client.get("/api/v1/procedures").get_json()
     assert {p["code"] for p in body} >= {"2.000815", "1.001193", "2.000720", "1.009994", "2.000488"}
+
+
+def test_api_authentication_answers_401_with_a_challenge(client, as_user):
+    for header in (
+        {},
+        {"Authorization": "Bearer mct_wrong"},
+        {"Authorization": "Basic abc"},
+        {"Authorization": "Bearer "},
+    ):
+        response = client.get("/api/v1/tasks", headers=header)
+        assert response.status_code == 401, header
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+        assert response.get_json()["code"] == "unauthorized"
+    # a signed-in staff session is no credential on the (CSRF-exempt) API
+    assert as_user("motcua_anbinh").get("/api/v1/tasks").status_code == 401
+
+
+def test_json_answers_keep_vietnamese_readable(client):
+    body = client.get("/api/v1/procedures").get_data(as_text=True)
+    assert "Đăng ký thành lập hộ kinh doanh" in body and "\\u0110" not in body
