@@ -12,6 +12,7 @@ from datetime import timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from .actors import Actor
 from .catalogue import agency_by_code, subtree_ids
@@ -107,21 +108,27 @@ def authenticate_token(m: Motcua, token: str) -> Actor:
 
 
 def issue_case_pin(m: Motcua, case_code: str, id_number: str | None = None) -> str:
-    """A 6-digit PIN the applicant uses with the dossier code to look the case up."""
-    from .personal_data import encrypt_id_number
-
-    pin = f"{secrets.randbelow(10**6):06d}"
+    """A new 6-digit lookup PIN for an existing case (e.g. the applicant lost theirs)."""
     with m._transaction() as session:
         case = session.scalars(select(Case).where(Case.code == case_code)).first()
         if case is None:
             raise NotFound(f"case {case_code!r} does not exist")
-        access = session.get(CaseAccess, case.id) or CaseAccess(case_id=case.id)
-        access.pin_hash = _hasher.hash(pin)
-        access.failed_lookups = 0
-        if id_number:
-            access.id_number_encrypted = encrypt_id_number(m, id_number)
-            access.id_number_last4 = id_number[-4:]
-        session.add(access)
+        return attach_pin(m, session, case, id_number)
+
+
+def attach_pin(m: Motcua, session: Session, case: Case, id_number: str | None = None) -> str:
+    """Give `case` a fresh PIN (and the encrypted ID number) inside the caller's transaction, so a
+    dossier never exists without its way back for the applicant."""
+    from .personal_data import encrypt_id_number
+
+    pin = f"{secrets.randbelow(10**6):06d}"
+    access = session.get(CaseAccess, case.id) or CaseAccess(case_id=case.id)
+    access.pin_hash = _hasher.hash(pin)
+    access.failed_lookups = 0
+    if id_number:
+        access.id_number_encrypted = encrypt_id_number(m, id_number)
+        access.id_number_last4 = id_number.strip()[-4:]
+    session.add(access)
     return pin
 
 
@@ -132,6 +139,7 @@ def check_case_pin(m: Motcua, case_code: str, pin: str) -> int:
         case = session.scalars(select(Case).where(Case.code == case_code)).first()
         access = session.get(CaseAccess, case.id) if case else None
         if case is None or access is None:
+            _hasher.hash(pin)  # same work as a real check: response time must not reveal codes
             raise wrong
         if access.failed_lookups >= m.settings.max_failed_lookups:
             raise PermissionDenied("too many wrong PINs for this dossier; please contact the one-stop desk")

@@ -197,6 +197,8 @@ class Motcua:
         resolving_agency: str | None = None,
         submitted_at: datetime | None = None,
         extra: dict[str, Any] | None = None,
+        id_number: str | None = None,
+        issue_pin: bool = False,
     ) -> StepResult:
         """Take in a dossier (tiếp nhận): code it, pin the procedure version in force, start its process."""
         if channel not in ("direct", "online", "postal"):
@@ -258,6 +260,12 @@ class Motcua:
             )
             case.procedure = procedure
             result = self._start(session, case, definition, data, actor)
+            if issue_pin or id_number:
+                from .access import attach_pin
+
+                # In the reception transaction: a dossier never exists without its PIN, and the
+                # ID number is stored only encrypted, never in the workflow data.
+                result.pin = attach_pin(self, session, case, id_number)
         send_signals(self, result)
         return result
 
@@ -271,6 +279,7 @@ class Motcua:
         actor: Actor,
         channel: str = "online",
         resolving_agency: str | None = None,
+        issue_pin: bool = False,
     ) -> StepResult:
         """Take in a feedback on administrative regulations (phản ánh, kiến nghị)."""
         missing = [k for k in ("name", "address", "phone") if not str(sender.get(k, "")).strip()]
@@ -318,6 +327,10 @@ class Motcua:
                 facts={"category": category},
             )
             result = self._start(session, case, definition, data, actor)
+            if issue_pin:
+                from .access import attach_pin
+
+                result.pin = attach_pin(self, session, case)
         send_signals(self, result)
         return result
 

@@ -13,7 +13,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import select
 
 from .actors import Actor
-from .errors import NotFound, PermissionDenied
+from .errors import FormInvalid, NotFound, PermissionDenied
 from .history import append_event
 from .models import Case, CaseAccess
 from .motcua import Motcua
@@ -30,7 +30,7 @@ def mask(id_number: str | None, last4: str | None = None) -> str:
 def encrypt_id_number(m: Motcua, id_number: str) -> str:
     digits = id_number.strip()
     if not (digits.isdigit() and len(digits) in (9, 12)):
-        raise ValueError("id_number must be 12 digits (CCCD) or 9 digits (old ID card)")
+        raise FormInvalid({"id_number": ["must be 12 digits (CCCD) or 9 digits (old ID card)"]})
     return _fernet(m).encrypt(digits.encode()).decode()
 
 

@@ -25,7 +25,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefin
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from .access import check_case_pin, issue_case_pin
+from .access import check_case_pin
 from .actors import APPLICANT, Actor
 from .catalogue import agency_by_code
 from .errors import FormInvalid, InvalidAction, NotFound
@@ -215,13 +215,14 @@ def file_online(
             actor=actor,
             channel="online",
             components=received,
+            id_number=id_number.strip(),
+            issue_pin=True,
         )
     except BaseException:
         discard_uploads(m, [u.id for u in saved])
         raise
     attach_uploads(m, [u.id for u in saved], result.case_id)
-    pin = issue_case_pin(m, result.case_code, id_number=id_number.strip())
-    return result.case_code, pin
+    return result.case_code, result.pin
 
 
 # -- looking a case up --------------------------------------------------------------------------
@@ -699,12 +700,13 @@ def send_feedback(
             category=category,
             content=content,
             actor=Actor("applicant", agency_ids=frozenset({agency.id})),
+            issue_pin=True,
         )
     except BaseException:
         discard_uploads(m, [u.id for u in saved])
         raise
     attach_uploads(m, [u.id for u in saved], result.case_id)
-    return result.case_code, issue_case_pin(m, result.case_code)
+    return result.case_code, result.pin
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,8 @@ class StepResult:
     version: int
     events: list[str] = field(default_factory=list)
     open_tasks: list[OpenTask] = field(default_factory=list)
+    # The applicant's lookup PIN, only when the step issued one (shown once, stored hashed).
+    pin: str | None = None
 
 
 class CaseStep:

@@ -29,7 +29,9 @@ def create_app(motcua: Motcua | None = None, config: dict[str, Any] | None = Non
         BABEL_DEFAULT_LOCALE="vi",
         BABEL_DEFAULT_TIMEZONE="Asia/Ho_Chi_Minh",
         BABEL_TRANSLATION_DIRECTORIES=";".join(str(p) for p in _translation_dirs()),
-        MAX_CONTENT_LENGTH=int(os.environ.get("MOTCUA_MAX_UPLOAD_MB", "10")) * 1024 * 1024,
+        # A whole request may carry several files, each within the per-file limit checked by
+        # engine.uploads; the request cap only stops abuse.
+        MAX_CONTENT_LENGTH=int(os.environ.get("MOTCUA_MAX_REQUEST_MB", "60")) * 1024 * 1024,
         LOGIN_RATE_LIMIT=os.environ.get("MOTCUA_LOGIN_RATE_LIMIT", "10 per minute"),
         PUBLIC_RATE_LIMIT=os.environ.get("MOTCUA_PUBLIC_RATE_LIMIT", "20 per minute"),
         # One process: memory. Several web processes: a shared store, e.g. redis://127.0.0.1:6379.

@@ -7,7 +7,6 @@ from typing import Any
 
 from sqlalchemy import select
 
-from engine.access import issue_case_pin
 from engine.catalogue import agency_by_code, procedure_in_force
 from engine.db import transaction
 from engine.errors import FormInvalid, NotFound
@@ -91,10 +90,11 @@ def file_dossier(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, s
         channel=body["channel"],
         components=body["components"],
         resolving_agency=body.get("resolving_agency"),
+        id_number=body.get("id_number"),
+        issue_pin=True,
     )
-    pin = issue_case_pin(m, result.case_code, id_number=body.get("id_number"))
     view = step_view(result, "dossier")
-    view["pin"] = pin
+    view["pin"] = result.pin
     return view, 201, {"Location": f"/api/v1/dossiers/{result.case_code}"}
 
 

@@ -1,7 +1,7 @@
 """The reception form at the one-stop desk: reading and checking what the officer typed.
 
 The applicant's ID number is checked here but never goes into the case data: the caller hands
-it to `issue_case_pin`, which stores it encrypted in `case_access`."""
+it to `receive_dossier(id_number=..., issue_pin=True)`, which stores it encrypted in `case_access`."""
 
 from __future__ import annotations
 

@@ -12,7 +12,6 @@ from flask_babel import gettext as _
 from flask_login import login_required
 from werkzeug.wrappers import Response
 
-from engine.access import issue_case_pin
 from engine.actors import Actor
 from engine.caseview import (
     CaseFile,
@@ -391,12 +390,13 @@ def reception() -> Any:
             actor=actor,
             channel=form.channel,
             components=form.components,
+            # Stored encrypted with the PIN in the reception transaction; the PIN is shown once.
+            id_number=form.id_number,
+            issue_pin=True,
         )
     except MotcuaError as err:
         return _render_reception(procedures, procedure, request.form, {"_form": [str(err)]}), 422
-    code = result.case_code
-    # The ID number is stored encrypted with the PIN; the PIN itself is shown once, on the receipt.
-    pin = issue_case_pin(m, code, id_number=form.id_number)
+    code, pin = result.case_code, result.pin
     if form.accept_now:
         _accept_at_reception(actor, result.open_tasks)
     once.put("receipt_pin", f"{code}\n{pin}")
