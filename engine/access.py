@@ -155,3 +155,14 @@ def check_case_pin(m: Motcua, case_code: str, pin: str) -> int:
 
 def _sha256(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def revoke_api_token(m: Motcua, prefix: str) -> int:
+    """Revoke every live token starting with `prefix` (as printed at issue); returns how many."""
+    with m._transaction() as session:
+        rows = session.scalars(
+            select(ApiToken).where(ApiToken.prefix.startswith(prefix), ApiToken.revoked_at.is_(None))
+        ).all()
+        for row in rows:
+            row.revoked_at = m.clock.now()
+        return len(rows)

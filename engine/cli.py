@@ -174,3 +174,30 @@ def history_verify(case_code: str) -> None:
     else:
         click.echo(f"BROKEN at event {verdict.first_bad_seq}: {verdict.reason}")
         sys.exit(1)
+
+
+@cli.group()
+def token() -> None:
+    """API tokens for integrators (hashed at rest; shown once)."""
+
+
+@token.command("issue")
+@click.argument("name")
+@click.argument("agency_code")
+@click.argument("role")
+def token_issue(name: str, agency_code: str, role: str) -> None:
+    """Issue a bearer token scoped to AGENCY_CODE and ROLE; print it once."""
+    from .access import issue_api_token
+
+    click.echo(issue_api_token(_motcua(), name, agency_code, role))
+
+
+@token.command("revoke")
+@click.argument("prefix")
+def token_revoke(prefix: str) -> None:
+    """Revoke the token(s) whose text starts with PREFIX (at least 12 characters)."""
+    from .access import revoke_api_token
+
+    if len(prefix) < 12:
+        raise click.BadParameter("give at least the first 12 characters of the token")
+    click.echo(f"revoked {revoke_api_token(_motcua(), prefix)} token(s)")

@@ -53,3 +53,20 @@ def test_seed_worker_and_history_verify(runner, tmp_path):
     assert run(runner, "history", "verify", code).startswith("intact: 2 event(s)")
     missing = runner.invoke(cli, ["history", "verify", "NO-SUCH"])
     assert missing.exit_code != 0 and "does not exist" in (missing.output + str(missing.exception))
+
+
+def test_api_tokens_issue_and_revoke(runner):
+    run(runner, "seed")
+    token = run(runner, "token", "issue", "Cổng tỉnh", "XA_AN_BINH", "officer")
+    assert token.startswith("mct_") and len(token) > 40
+    from engine.access import authenticate_token
+    from engine.errors import PermissionDenied
+    from engine.motcua import Motcua
+
+    m = Motcua.from_env()
+    assert authenticate_token(m, token).roles == frozenset({"officer"})
+    assert run(runner, "token", "revoke", token[:12]) == "revoked 1 token(s)"
+    with pytest.raises(PermissionDenied):
+        authenticate_token(m, token)
+    bad = runner.invoke(cli, ["token", "issue", "x", "XA_AN_BINH", "mayor"])
+    assert bad.exit_code != 0
