@@ -39,7 +39,8 @@ def live(tmp_path_factory) -> Iterator[tuple[str, Motcua, ManualClock]]:
     m.deploy_processes()
     for username in ("motcua_anbinh", "chuyenvien_anbinh", "lanhdao_anbinh", "kiemtra"):
         set_password(m, username, PASSWORD)
-    app = create_app(m, {"RATELIMIT_ENABLED": False})
+    # Generous limits rather than disabling: the limiter object is shared by every app in the process.
+    app = create_app(m, {"LOGIN_RATE_LIMIT": "1000 per minute", "PUBLIC_RATE_LIMIT": "1000 per minute"})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
