@@ -30,7 +30,7 @@ from engine.personal_data import ROLES_SEEING_ID_NUMBERS, mask, reveal_id_number
 
 from ..auth import require_actor
 from ..services import motcua
-from . import bp, once, printing
+from . import bp, diagram, once, printing
 from .forms import DataLine, build_fields, describe, form_errors, parse
 from .labels import status_choices
 from .reception import CHANNELS, parse_reception
@@ -236,6 +236,30 @@ def reveal_id(code: str) -> str:
     # in this answer only (never stored in the session or a redirect).
     number = reveal_id_number(motcua(), code, actor)
     return _render_case(actor, load_case_file(motcua(), code), revealed=number)
+
+
+@bp.get("/cases/<code>/diagram.bpmn")
+@login_required
+def diagram_xml(code: str) -> Response:
+    """The BPMN XML of the process version the case runs on (not the latest one)."""
+    actor = require_actor()
+    file = _readable_case(actor, code)
+    response = Response(diagram.definition_xml(motcua(), file.case.definition_id), mimetype="application/xml")
+    # Data for the page's viewer, never a document: opened directly, nothing in it may run.
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
+@bp.get("/cases/<code>/diagram-state.json")
+@login_required
+def diagram_state(code: str) -> Any:
+    """Elements of the diagram that are current (open tasks, awaited events) and completed."""
+    actor = require_actor()
+    file = _readable_case(actor, code)
+    state = diagram.diagram_state(file, diagram.definition_xml(motcua(), file.case.definition_id))
+    return state, 200, {"Cache-Control": "private, no-cache"}
 
 
 def _render_case(actor: Actor, file: CaseFile, revealed: str | None = None) -> str:
