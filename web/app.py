@@ -91,7 +91,9 @@ def create_app(motcua: Motcua | None = None, config: dict[str, Any] | None = Non
 
 
 def _select_locale() -> str:
-    return session.get("lang") or request.accept_languages.best_match(LANGUAGES) or "vi"
+    # Vietnamese unless the person chose English (?lang=en): the browser's own language is often
+    # English on office machines and must not decide what a Vietnamese desk sees.
+    return session.get("lang") or "vi"
 
 
 def _translation_dirs() -> list[Path]:
