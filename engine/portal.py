@@ -134,8 +134,21 @@ def filing_agencies(m: Motcua, procedure: Procedure) -> list[Agency]:
 
 def check_applicant(applicant: Mapping[str, Any], id_number: str) -> dict[str, str]:
     """The applicant block of Form 01, cleaned; FormInvalid names every field that is wrong."""
+    clean, errors = _check_contact(applicant)
+    number = (id_number or "").strip()
+    if not number:
+        errors.setdefault("id_number", []).append(REQUIRED)
+    elif not (number.isdigit() and len(number) in (9, 12)):
+        errors["id_number"] = ["must be 12 digits (CCCD) or 9 digits (old ID card)"]
+    if errors:
+        raise FormInvalid(errors)
+    return clean
+
+
+def _check_contact(values: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Name, address and phone (required) and e-mail of an applicant or a feedback sender."""
     errors: dict[str, list[str]] = {}
-    clean = {k: str(applicant.get(k) or "").strip() for k in ("name", "address", "phone", "email")}
+    clean = {k: str(values.get(k) or "").strip() for k in ("name", "address", "phone", "email")}
     for key in ("name", "address", "phone"):
         if not clean[key]:
             errors.setdefault(key, []).append(REQUIRED)
@@ -146,14 +159,7 @@ def check_applicant(applicant: Mapping[str, Any], id_number: str) -> dict[str, s
         errors.setdefault("phone", []).append("not a phone number")
     if clean["email"] and not _EMAIL.match(clean["email"]):
         errors.setdefault("email", []).append("not an e-mail address")
-    number = (id_number or "").strip()
-    if not number:
-        errors.setdefault("id_number", []).append(REQUIRED)
-    elif not (number.isdigit() and len(number) in (9, 12)):
-        errors["id_number"] = ["must be 12 digits (CCCD) or 9 digits (old ID card)"]
-    if errors:
-        raise FormInvalid(errors)
-    return {k: v for k, v in clean.items() if v}
+    return {k: v for k, v in clean.items() if v}, errors
 
 
 def file_online(
@@ -647,21 +653,10 @@ def feedback_agencies(m: Motcua) -> list[Agency]:
 
 def check_sender(sender: Mapping[str, Any]) -> dict[str, str]:
     """Decree 20/2008: a feedback carries the sender's name, address and phone."""
-    errors: dict[str, list[str]] = {}
-    clean = {k: str(sender.get(k) or "").strip() for k in ("name", "address", "phone", "email")}
-    for key in ("name", "address", "phone"):
-        if not clean[key]:
-            errors.setdefault(key, []).append(REQUIRED)
-    for key, value in clean.items():
-        if len(value) > MAX_TEXT:
-            errors.setdefault(key, []).append(f"at most {MAX_TEXT} characters")
-    if clean["phone"] and not _PHONE.match(clean["phone"]):
-        errors.setdefault("phone", []).append("not a phone number")
-    if clean["email"] and not _EMAIL.match(clean["email"]):
-        errors.setdefault("email", []).append("not an e-mail address")
+    clean, errors = _check_contact(sender)
     if errors:
         raise FormInvalid(errors)
-    return {k: v for k, v in clean.items() if v}
+    return clean
 
 
 def send_feedback(
