@@ -562,6 +562,26 @@ class Motcua:
                 data.update(task.data)
             return data
 
+    def element_states(self, case_code: str) -> dict[str, list[str]]:
+        """BPMN element ids of the case's diagram by state, read from the workflow itself:
+        `current` (tasks ready or running, events waited for) and `completed`. For one case page;
+        inboxes use the task projection instead."""
+        with self._transaction() as session:
+            case = self._case(session, case_code)
+            compiled = self.compiled_for(session, case)
+            workflow = self.serializer.load(case.state, compiled.spec, compiled.subprocess_specs, None)
+        current: list[str] = []
+        completed: list[str] = []
+        active = TaskState.READY | TaskState.WAITING | TaskState.STARTED
+        for task in workflow.get_tasks(state=active | TaskState.COMPLETED):
+            element = task.task_spec.name
+            if element not in compiled.nodes:  # SpiffWorkflow's own bookkeeping specs
+                continue
+            target = completed if task.state == TaskState.COMPLETED else current
+            if element not in target:
+                target.append(element)
+        return {"current": current, "completed": [e for e in completed if e not in current]}
+
     def open_tasks(self, case_code: str) -> list[HumanTask]:
         with self._transaction() as session:
             case = self._case(session, case_code)

@@ -435,3 +435,13 @@ def test_feedback_answer_sent_back_by_the_leader(desk):
     desk.work(code, "UT_ApproveAnswer", {"answer_decision": "approve"})
     desk.work(code, "UT_Publish", {"publication_channels": ["portal"]})
     assert desk.case(code).status == "published"
+
+
+def test_element_states_follow_the_workflow(desk, motcua):
+    code = desk.receive()
+    assert "UT_Check" in motcua.element_states(code)["current"]
+    desk.work(code, "UT_Check", ACCEPT)
+    states = motcua.element_states(code)
+    assert "UT_Check" in states["completed"] and "UT_Appraise" in states["current"]
+    assert "BE_Late" in states["current"]  # the late timer waits on the processing round
+    assert "BE_WithdrawRound" in states["current"]
