@@ -76,6 +76,12 @@ CHANNELS: dict[str, Any] = {"direct": _l("At the desk"), "postal": _l("By post")
 
 KINDS: dict[str, Any] = {"dossier": _l("Dossier"), "feedback": _l("Feedback")}
 
+PURPOSES: dict[str, Any] = {
+    "component": _l("Dossier component"),
+    "supplement": _l("Supplement"),
+    "feedback": _l("Feedback attachment"),
+}
+
 
 def _lookup(table: dict[str, Any]) -> Callable[[str | None], str]:
     def label(key: str | None) -> str:
@@ -87,6 +93,17 @@ def _lookup(table: dict[str, Any]) -> Callable[[str | None], str]:
 def hours(value: float) -> str:
     """Working hours as the page prints them: "12,5" in Vietnamese, "12.5" in English."""
     text = f"{abs(value):.1f}".removesuffix(".0")
+    return text if _english() else text.replace(".", ",")
+
+
+def file_size(size: int) -> str:
+    """A file size as people read it: "850 B", "12,4 KB", "2,1 MB" (decimal comma in Vietnamese)."""
+    if size < 1024:
+        text = f"{size} B"
+    elif size < 1024 * 1024:
+        text = f"{size / 1024:.1f} KB"
+    else:
+        text = f"{size / (1024 * 1024):.1f} MB"
     return text if _english() else text.replace(".", ",")
 
 
@@ -112,6 +129,8 @@ def helpers() -> dict[str, Any]:
         "result_label": _lookup(RESULTS),
         "channel_label": _lookup(CHANNELS),
         "kind_label": _lookup(KINDS),
+        "purpose_label": _lookup(PURPOSES),
+        "file_size": file_size,
         "fmt_hours": hours,
         "iso_time": iso_time,
         "is_english": _english,

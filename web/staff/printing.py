@@ -1,6 +1,7 @@
 """What the printable forms of Circular 03/2025 (Annex I) show, computed from the case file and
-the case data: Form 01 receipt and appointment, Form 02 supplement request, Form 03 refusal and
-Form 06 process-control slip."""
+the case data: Form 01 receipt and appointment, Form 02 supplement request, Form 03 refusal,
+Form 04 apology and extension, Form 05 stop notice and Form 06 process-control slip (Form 07,
+the register, is a list of dossiers: `register.py`)."""
 
 from __future__ import annotations
 
@@ -165,3 +166,116 @@ def _strings(value: Any) -> list[str]:
 
 def components_of(file: CaseFile) -> list[dict[str, Any]]:
     return [c for c in (file.case.facts or {}).get("components", []) if isinstance(c, dict)]
+
+
+# -- Form 04 apology and extension, Form 05 stop notice ----------------------------------------
+
+
+@dataclass(frozen=True)
+class Extension:
+    """Form 04 content: the one re-appointment of a late dossier, as the engine recorded it."""
+
+    original: datetime | None  # the appointment printed on the receipt (Form 01)
+    previous: datetime | None  # the appointment just before the extension (moved by pauses)
+    new: datetime | None
+    reason: str
+    at: datetime
+    by: str | None  # the leader who completed the apology task
+
+
+def extension(file: CaseFile) -> Extension | None:
+    """The extension granted to the dossier, from its history; None when there was none.
+
+    The engine writes `appointment_changed` with `extension: true` when the apology task's
+    `reschedule()` ran; the law allows one, so the last such event is the one to print."""
+    for index in range(len(file.events) - 1, -1, -1):
+        event = file.events[index]
+        data = event.data or {}
+        if event.type != "appointment_changed" or not data.get("extension"):
+            continue
+        # The apology task completed in the same step, just before the appointment moved.
+        by = next(
+            (
+                e.actor
+                for e in reversed(file.events[:index])
+                if e.type == "task_completed" and "extension_reason" in ((e.data or {}).get("after") or {})
+            ),
+            None,
+        )
+        return Extension(
+            original=file.case.original_appointment_at,
+            previous=_instant(data.get("previous")),
+            new=_instant(data.get("appointment_at")),
+            reason=str(data.get("reason") or ""),
+            at=event.at,
+            by=by,
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class StopNotice:
+    """Form 05 content: why processing of the dossier stopped, when, and who recorded it."""
+
+    kind: str  # withdrawn (the applicant's request) | stopped (refused after appraisal)
+    reasons: str
+    at: datetime | None
+    by: str | None
+    channel: str = ""  # how a withdrawal arrived: "direct" at the desk, "online" from the portal
+
+
+STOPPED_STATUSES = ("withdrawn", "stopped")
+
+
+def stop_notice(data: dict[str, Any], file: CaseFile) -> StopNotice | None:
+    status = file.case.status
+    if status not in STOPPED_STATUSES:
+        return None
+    at = next(
+        (
+            e.at
+            for e in reversed(file.events)
+            if e.type == "status_changed" and (e.data or {}).get("to") == status
+        ),
+        None,
+    )
+    if status == "withdrawn":
+        message = next(
+            (
+                e
+                for e in reversed(file.events)
+                if e.type == "message_received" and (e.data or {}).get("name") == "withdrawal_requested"
+            ),
+            None,
+        )
+        payload = ((message.data or {}).get("payload") or {}) if message is not None else {}
+        if not isinstance(payload, dict):
+            payload = {}
+        recorded_by = payload.get("recorded_by")
+        # A withdrawal recorded at the desk names the officer; one from the portal has no staff.
+        return StopNotice(
+            kind="withdrawn",
+            reasons=str(payload.get("reason") or ""),
+            at=at or (message.at if message is not None else None),
+            by=str(recorded_by) if recorded_by else None,
+            channel="direct" if recorded_by else str(payload.get("channel") or ""),
+        )
+    found = refusal(data, file.events, status)
+    return StopNotice(
+        kind="stopped",
+        reasons=found.reasons if found else "",
+        at=at or (found.at if found else None),
+        by=found.by if found else None,
+    )
+
+
+def _instant(value: Any) -> datetime | None:
+    """An instant as event data stores it (ISO text after the JSON round trip)."""
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and value:
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +33,12 @@ class Reception:
     errors: dict[str, list[str]] = field(default_factory=dict)
 
 
-def parse_reception(form: MultiDict[str, str], procedure: Procedure) -> Reception:
+def parse_reception(
+    form: MultiDict[str, str], procedure: Procedure, with_files: Collection[int] = ()
+) -> Reception:
+    """`with_files`: indexes of the components a file was attached to. Such a component was
+    received (its paper is on the desk) and digitised (the file is its electronic copy), whatever
+    the boxes say: the national digitisation indicator counts it."""
     errors: dict[str, list[str]] = {}
 
     def text(name: str, limit: int = 255) -> str:
@@ -66,7 +72,8 @@ def parse_reception(form: MultiDict[str, str], procedure: Procedure) -> Receptio
         errors.setdefault("channel", []).append(_("Choose how the dossier was received."))
     components = []
     for index, spec in enumerate(procedure.components or []):
-        if not form.get(f"component_{index}"):
+        has_file = index in with_files
+        if not form.get(f"component_{index}") and not has_file:
             continue
         raw_copies = form.get(f"copies_{index}", "1").strip() or "1"
         try:
@@ -82,7 +89,7 @@ def parse_reception(form: MultiDict[str, str], procedure: Procedure) -> Receptio
                 # The name comes from the catalogue, not from the browser.
                 "name": str(spec.get("name", "")),
                 "copies": copies,
-                "digitised": bool(form.get(f"digitised_{index}")),
+                "digitised": has_file or bool(form.get(f"digitised_{index}")),
                 "reused": bool(form.get(f"reused_{index}")),
             }
         )

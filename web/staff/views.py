@@ -5,14 +5,19 @@ A case or task the actor may not read is answered 404 (docs/web.md: no probing o
 
 from __future__ import annotations
 
+import unicodedata
+from datetime import date
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, make_response, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
+from sqlalchemy import select
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from engine.actors import Actor
+from engine.calendar import VN_TZ
 from engine.caseview import (
     CaseFile,
     TaskFile,
@@ -24,18 +29,32 @@ from engine.caseview import (
     procedures_in_force,
     time_left,
 )
-from engine.errors import CaseConflict, FormInvalid, MotcuaError, NotFound, PermissionDenied
+from engine.db import transaction
+from engine.errors import (
+    CaseConflict,
+    FormInvalid,
+    InvalidAction,
+    MotcuaError,
+    NotFound,
+    PermissionDenied,
+)
 from engine.inbox import DUE_STATES, KINDS, InboxFilter, query_inbox
+from engine.models import Case
 from engine.personal_data import ROLES_SEEING_ID_NUMBERS, mask, reveal_id_number
+from engine.portal import MAX_COMMENT, awaited_messages
+from engine.uploads import attach_uploads, get_upload, upload_path, uploads_of
 
 from ..auth import require_actor
 from ..services import motcua
-from . import bp, diagram, once, printing
+from . import bp, diagram, files, once, printing
 from .forms import DataLine, build_fields, describe, form_errors, parse
-from .labels import status_choices
+from .labels import status_choices, status_label
 from .reception import CHANNELS, parse_reception
+from .register import register_lines, to_csv
 
 PER_PAGE_CHOICES = (10, 25, 50, 100)
+# Who keeps the dossier register (Form 07): the desk that enters it and the leader who signs it.
+REGISTER_ROLES = frozenset({"officer", "leader"})
 
 
 # -- inbox ---------------------------------------------------------------------------------
@@ -129,7 +148,12 @@ def _task_action(action: Any, done: str) -> Response:
     except CaseConflict:
         flash(_("Someone else changed this task first; the list has been refreshed."), "error")
     except PermissionDenied:
-        flash(_("You may not do this with this task."), "error")
+        # A refused write answers 403 (not a redirect that looks like success to a client),
+        # with the way back to the page the button was on.
+        page = render_template(
+            "staff/refused.html", message=_("You may not do this with this task."), back=_back()
+        )
+        return make_response(page, 403)
     except NotFound:
         flash(_("That colleague or task does not exist."), "error")
     else:
@@ -262,9 +286,100 @@ def diagram_state(code: str) -> Any:
     return state, 200, {"Cache-Control": "private, no-cache"}
 
 
-def _render_case(actor: Actor, file: CaseFile, revealed: str | None = None) -> str:
+@bp.get("/cases/<code>/files/<int:upload_id>")
+@login_required
+def case_file(code: str, upload_id: int) -> Response:
+    """One file of the case, always as a download: a citizen's upload is never shown inline
+    (nothing in it may run in the workspace's origin)."""
+    actor = require_actor()
+    file = _readable_case(actor, code)
     m = motcua()
-    data = m.case_data(file.case.code) if file.case.kind == "dossier" else {}
+    try:
+        upload = get_upload(m, upload_id)
+    except NotFound:
+        abort(404)
+    path = upload_path(m, upload)
+    if upload.case_id != file.case.id or not path.is_file():
+        abort(404)
+    response = send_file(
+        path, mimetype=upload.content_type, as_attachment=True, download_name=upload.label, max_age=0
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.post("/cases/<code>/withdrawal")
+@login_required
+def record_withdrawal(code: str) -> Any:
+    """The applicant asks at the desk to stop processing (Form 05): the officer records it with
+    the reason given. The engine delivers the message only while the process waits for it."""
+    actor = require_actor()
+    file = _readable_dossier(actor, code)
+    if not _may_record_withdrawal(actor, file.case):
+        raise PermissionDenied(
+            _("Only officers of the agency that received the dossier record a withdrawal.")
+        )
+    typed = request.form.get("reason", "")
+    reason = unicodedata.normalize("NFC", typed).strip()
+    errors: dict[str, list[str]] = {}
+    if not reason:
+        errors["reason"] = [_("Enter the reason the applicant gives for withdrawing.")]
+    elif len(reason) > MAX_COMMENT:
+        errors["reason"] = [_("At most %(n)s characters.", n=MAX_COMMENT)]
+    if errors:
+        return _render_case(actor, file, withdrawal_errors=errors, withdrawal_reason=typed), 422
+    try:
+        motcua().deliver_message(
+            code, "withdrawal_requested", {"reason": reason, "recorded_by": actor.username}, actor
+        )
+    except CaseConflict:
+        flash(
+            _("The dossier changed in the meantime; nothing was recorded. Check it and try again."), "error"
+        )
+        return redirect(url_for(".case", code=code))
+    except InvalidAction as err:
+        # Nothing waits for the message any more (a result exists, or the case has ended).
+        message = _("The withdrawal cannot be recorded: %(reason)s", reason=str(err))
+        return render_template("error.html", status=409, message=message), 409
+    flash(
+        _(
+            "Withdrawal of %(code)s recorded: processing has stopped. Print Form 05 for the applicant.",
+            code=code,
+        ),
+        "success",
+    )
+    return redirect(url_for(".case", code=code))
+
+
+def _may_record_withdrawal(actor: Actor, case: Case) -> bool:
+    """The desk that received the dossier takes the applicant's requests about it (as for
+    supplements); other roles and agencies only read."""
+    return "officer" in actor.roles and case.receiving_agency_id in actor.agency_ids
+
+
+def _awaits_withdrawal(case: Case) -> bool:
+    """Whether the process waits for `withdrawal_requested` now: the portal's own test
+    (`engine.portal.awaited_messages`, the way `runtime.deliver` finds waiting events)."""
+    if case.completed:
+        return False
+    m = motcua()
+    with transaction(m.sessions) as session:
+        row = session.scalars(select(Case).where(Case.id == case.id)).one()
+        return "withdrawal_requested" in awaited_messages(m, session, row)
+
+
+def _render_case(
+    actor: Actor,
+    file: CaseFile,
+    revealed: str | None = None,
+    withdrawal_errors: dict[str, list[str]] | None = None,
+    withdrawal_reason: str = "",
+) -> str:
+    m = motcua()
+    dossier = file.case.kind == "dossier"
+    data = m.case_data(file.case.code) if dossier else {}
     return render_template(
         "staff/case.html",
         f=file,
@@ -275,6 +390,12 @@ def _render_case(actor: Actor, file: CaseFile, revealed: str | None = None) -> s
         can_reveal=bool(actor.roles & ROLES_SEEING_ID_NUMBERS) and bool(file.id_number_last4),
         supplement=printing.supplement_request(data, file.events) if data else None,
         refusal=printing.refusal(data, file.events, file.case.status) if data else None,
+        extension=printing.extension(file) if dossier else None,
+        stop=printing.stop_notice(data, file) if dossier else None,
+        files=files.rows(uploads_of(m, file.case.id), data),
+        can_withdraw=dossier and _may_record_withdrawal(actor, file.case) and _awaits_withdrawal(file.case),
+        withdrawal_errors=withdrawal_errors or {},
+        withdrawal_reason=withdrawal_reason,
         data_lines=_data_lines(file),
         actor=actor,
     )
@@ -384,6 +505,102 @@ def control_slip(code: str) -> str:
     )
 
 
+@bp.get("/cases/<code>/apology")
+@login_required
+def apology(code: str) -> str:
+    """Form 04: the agency apologises for the delay and gives the new appointment, signed by its
+    head. Issued by the resolving agency, whose leader granted the extension."""
+    actor = require_actor()
+    file = _readable_dossier(actor, code)
+    found = printing.extension(file)
+    if found is None:
+        raise NotFound(f"dossier {code} has not been extended")
+    return render_template(
+        "staff/apology.html",
+        f=file,
+        c=file.case,
+        ext=found,
+        issuer=file.resolving,
+        unit=None,
+        place=printing.place_name(file.resolving),
+        issued=printing.local_parts(found.at),
+        applicant=printing.applicant_of(
+            motcua().case_data(code), file.id_number_last4, file.case.applicant_name
+        ),
+        received=printing.local_parts(file.case.received_at or file.case.submitted_at),
+        original=printing.local_parts(found.original or found.previous),
+        new=printing.local_parts(found.new),
+        processing_time=printing.processing_time(file.procedure),
+    )
+
+
+@bp.get("/cases/<code>/stop-notice")
+@login_required
+def stop_notice(code: str) -> str:
+    """Form 05: processing stopped, at the applicant's request (withdrawn) or because the dossier
+    was refused after appraisal (stopped)."""
+    actor = require_actor()
+    file = _readable_dossier(actor, code)
+    data = motcua().case_data(code)
+    found = printing.stop_notice(data, file)
+    if found is None:
+        raise NotFound(f"processing of dossier {code} has not stopped")
+    # A withdrawal is taken in and confirmed by the desk; a refusal is the resolving agency's.
+    issuer = file.receiving if found.kind == "withdrawn" else file.resolving
+    return render_template(
+        "staff/stop_notice.html",
+        f=file,
+        c=file.case,
+        stop=found,
+        issuer=issuer,
+        unit=printing.desk_name(file.receiving) if found.kind == "withdrawn" else None,
+        place=printing.place_name(issuer),
+        issued=printing.local_parts(found.at),
+        applicant=printing.applicant_of(data, file.id_number_last4, file.case.applicant_name),
+        received=printing.local_parts(file.case.received_at or file.case.submitted_at),
+    )
+
+
+@bp.get("/register")
+@login_required
+def register() -> Any:
+    """Form 07: the dossiers the actor's desk received on a day; `format=csv` for a spreadsheet."""
+    actor = require_actor()
+    if not actor.roles & REGISTER_ROLES:
+        raise PermissionDenied(_("Only one-stop officers and leaders keep the dossier register."))
+    m = motcua()
+    today = m.clock.now().astimezone(VN_TZ).date()
+    typed = request.args.get("day", "").strip()
+    day, errors = today, {}
+    if typed:
+        try:
+            day = date.fromisoformat(typed)
+        except ValueError:
+            errors["day"] = [_("Enter a date as YYYY-MM-DD, for example %(day)s.", day=today.isoformat())]
+    lines = [] if errors else register_lines(m, actor.agency_ids, day)
+    if request.args.get("format") == "csv" and not errors:
+        response = Response(to_csv(lines, status_label), mimetype="text/csv")
+        response.headers["Content-Disposition"] = f'attachment; filename="register-{day.isoformat()}.csv"'
+        response.headers["Cache-Control"] = "private, no-store"
+        return response
+    own = agencies(m, actor.agency_ids)
+    agency = own[min(own)]
+    page = render_template(
+        "staff/register.html",
+        lines=lines,
+        day=day,
+        typed=typed,
+        errors=errors,
+        issuer=agency,
+        unit=printing.desk_name(agency),
+        place=printing.place_name(agency),
+        issued=printing.local_parts(m.clock.now()),
+        previous_day=date.fromordinal(day.toordinal() - 1),
+        next_day=date.fromordinal(day.toordinal() + 1),
+    )
+    return page, 422 if errors else 200
+
+
 # -- reception -----------------------------------------------------------------------------
 
 
@@ -401,11 +618,21 @@ def reception() -> Any:
         status = 422 if request.method == "POST" else 200
         errors = {"procedure": [_("Choose a procedure in force.")]} if request.method == "POST" else {}
         return _render_reception(procedures, procedure, None, errors), status
-    form = parse_reception(request.form, procedure)
-    if form.errors:
-        return _render_reception(procedures, procedure, request.form, form.errors), 422
     receiving = agencies(m, actor.agency_ids)
     agency = receiving[min(receiving)]
+    incoming = files.component_files(procedure)
+    form = parse_reception(request.form, procedure, with_files=set(incoming))
+    # Files are checked even when a typed field is wrong, so one submission reports everything.
+    saved, file_errors = files.store(m, incoming)
+    errors = {**form.errors, **file_errors}
+    if errors:
+        files.discard(m, saved)
+        return _render_reception(procedures, procedure, request.form, errors, set(incoming)), 422
+    names = [str(spec.get("name", "")) for spec in procedure.components or []]
+    # Which component each scan is, for the case page (the upload row knows only its file name).
+    extra = (
+        {"component_files": [{"upload_id": u.id, "component": names[i]} for i, u in saved]} if saved else None
+    )
     try:
         result = m.receive_dossier(
             procedure.code,
@@ -414,12 +641,20 @@ def reception() -> Any:
             actor=actor,
             channel=form.channel,
             components=form.components,
+            extra=extra,
             # Stored encrypted with the PIN in the reception transaction; the PIN is shown once.
             id_number=form.id_number,
             issue_pin=True,
         )
     except MotcuaError as err:
-        return _render_reception(procedures, procedure, request.form, {"_form": [str(err)]}), 422
+        files.discard(m, saved)
+        return _render_reception(
+            procedures, procedure, request.form, {"_form": [str(err)]}, set(incoming)
+        ), 422
+    except BaseException:
+        files.discard(m, saved)  # no case: the citizen's documents must not stay behind
+        raise
+    attach_uploads(m, [u.id for _i, u in saved], result.case_id)
     code, pin = result.case_code, result.pin
     if form.accept_now:
         _accept_at_reception(actor, result.open_tasks)
@@ -445,16 +680,31 @@ def _accept_at_reception(actor: Actor, open_tasks: list[Any]) -> None:
 
 
 def _render_reception(
-    procedures: list[Any], procedure: Any, submitted: Any, errors: dict[str, list[str]]
+    procedures: list[Any],
+    procedure: Any,
+    submitted: Any,
+    errors: dict[str, list[str]],
+    attached: set[int] | None = None,
 ) -> str:
+    """`attached`: components a file was sent for. A browser cannot refill a file input, so the
+    page says which files to choose again."""
     return render_template(
         "staff/reception.html",
         procedures=procedures,
         procedure=procedure,
         v=submitted,
         errors=errors,
+        attached=attached or set(),
         channels=CHANNELS,
+        accept=files.ACCEPT,
     )
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def too_large(_err: RequestEntityTooLarge) -> tuple[str, int]:
+    # The request is over the server's cap before any single file can be looked at or named.
+    message = _("The files sent together are too large; attach fewer or smaller files and send again.")
+    return render_template("error.html", status=413, message=message), 413
 
 
 # -- authorisation -------------------------------------------------------------------------
