@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from SpiffWorkflow.bpmn.specs.defaults import EventBasedGateway
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
@@ -573,14 +574,22 @@ class Motcua:
         current: list[str] = []
         completed: list[str] = []
         active = TaskState.READY | TaskState.WAITING | TaskState.STARTED
-        for task in workflow.get_tasks(state=active | TaskState.COMPLETED):
-            element = task.task_spec.name
-            if element not in compiled.nodes:  # SpiffWorkflow's own bookkeeping specs
+        tasks = sorted(
+            workflow.get_tasks(state=active | TaskState.COMPLETED), key=lambda t: t.last_state_change
+        )
+        for task in tasks:
+            spec = task.task_spec
+            if spec.name not in compiled.nodes:  # SpiffWorkflow's own bookkeeping specs
                 continue
+            if task.state != TaskState.COMPLETED and isinstance(spec, EventBasedGateway):
+                # The gateway waits for whichever of its events comes first: show the events.
+                elements = [output.name for output in spec.outputs]
+            else:
+                elements = [spec.name]
             target = completed if task.state == TaskState.COMPLETED else current
-            if element not in target:
-                target.append(element)
-        return {"current": current, "completed": [e for e in completed if e not in current]}
+            target.extend(e for e in elements if e not in target)
+        # An element done before and open again (a task sent back) is in both lists.
+        return {"current": current, "completed": completed}
 
     def open_tasks(self, case_code: str) -> list[HumanTask]:
         with self._transaction() as session:

@@ -282,7 +282,7 @@ def diagram_state(code: str) -> Any:
     """Elements of the diagram that are current (open tasks, awaited events) and completed."""
     actor = require_actor()
     file = _readable_case(actor, code)
-    state = diagram.diagram_state(file, diagram.definition_xml(motcua(), file.case.definition_id))
+    state = diagram.diagram_state(motcua(), file)
     return state, 200, {"Cache-Control": "private, no-cache"}
 
 
