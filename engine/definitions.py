@@ -137,17 +137,20 @@ class DefinitionChecker:
         self.functions = functions
 
     def check(self, bundle: Bundle) -> list[Problem]:
+        return self.check_and_compile(bundle)[1]
+
+    def check_and_compile(self, bundle: Bundle) -> tuple[CompiledProcess | None, list[Problem]]:
+        """Every problem of the bundle, and the compiled process when there is none."""
         root, problems = parse_xml(bundle.bpmn, bundle.filename, self.max_bytes)
         if root is None:
-            return problems
+            return None, problems
         problems += self._xsd(root, bundle.filename)
         problems += self._semantics(root, bundle)
         for name, content in bundle.dmn.items():
             problems += self._dmn(name, content)
-        if not problems:
-            _, parse_problems = compile_bundle(bundle)
-            problems += parse_problems
-        return problems
+        if problems:
+            return None, problems
+        return compile_bundle(bundle)
 
     def _xsd(self, root: etree._Element, filename: str) -> list[Problem]:
         candidate = copy.deepcopy(root)

@@ -127,10 +127,9 @@ class Motcua:
     def deploy_bundle(self, bundle: Bundle, actor: Actor = SYSTEM, note: str = "") -> ProcessDefinition:
         """Store a new version unless identical content is already deployed; nothing is stored
         when the bundle has problems."""
-        problems = self.checker().check(bundle)
-        if problems:
+        compiled, problems = self.checker().check_and_compile(bundle)
+        if compiled is None or problems:
             raise DefinitionInvalid(problems)
-        compiled, _ = _compiled_or_raise(bundle)
         digest = bundle.sha256
         with self._transaction() as session:
             existing = session.scalars(
@@ -672,12 +671,3 @@ def _claim(row: HumanTask, actor: Actor) -> dict[str, Any]:
         raise CaseConflict(f"task {row.id} is already claimed by {row.assignee}")
     row.assignee = actor.username
     return {"assignee": actor.username}
-
-
-def _compiled_or_raise(bundle: Bundle) -> tuple[CompiledProcess, list[Problem]]:
-    from .definitions import compile_bundle
-
-    compiled, problems = compile_bundle(bundle)
-    if compiled is None:
-        raise DefinitionInvalid(problems)
-    return compiled, problems
