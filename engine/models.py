@@ -337,3 +337,22 @@ class FeedbackPublication(Base):
     published_at: Mapped[datetime]
     likes: Mapped[int] = mapped_column(Integer, default=0)
     dislikes: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DeliveryAttempt(Base):
+    """One try at handing an outbox message to one adapter (national portal, a webhook
+    subscriber…): what came back and how long it took, so an operator can see why a message
+    is late or dead. A message fans out to several adapters; the rows with outcome `delivered`
+    say which of them already have it, so a retry never sends twice to one that answered."""
+
+    __tablename__ = "delivery_attempts"
+    __table_args__ = (Index("ix_delivery_attempts_outbox_adapter", "outbox_id", "adapter"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"))
+    adapter: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+    outcome: Mapped[str] = mapped_column(String(16))  # delivered | retry | dead
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str] = mapped_column(Text, default="")
+    response_excerpt: Mapped[str] = mapped_column(Text, default="")

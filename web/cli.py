@@ -6,8 +6,11 @@ import sys
 
 import click
 
+from adapters.cli import deliver
 from engine.cli import cli
 from engine.errors import MotcuaError
+
+cli.add_command(deliver)
 
 
 @cli.command()

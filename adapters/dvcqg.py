@@ -1,0 +1,86 @@
+"""National public-service portal (Cổng Dịch vụ công quốc gia, DVCQG): pushes dossier status
+changes with the national status codes 1–10 (DOMAIN.md). No official specification is public,
+so the endpoint and every field name are configuration; the defaults are only a starting point."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .registry import Adapter, Message, MessageRejected, Reader, Request, register
+
+# Our name for each synced fact → the default name in the portal's JSON body.
+DEFAULT_FIELDS: dict[str, str] = {
+    "dossier_code": "MaHoSo",
+    "procedure_code": "MaTTHC",
+    "status_code": "TrangThaiHoSo",
+    "status_from": "TrangThaiTruoc",
+    "channel": "KenhThucHien",
+    "receiving_agency": "CoQuanTiepNhan",
+    "resolving_agency": "CoQuanXuLy",
+    "submitted_at": "NgayNopHoSo",
+    "received_at": "NgayTiepNhan",
+    "appointment_at": "NgayHenTra",
+    "finished_at": "NgayKetThucXuLy",
+    "returned_at": "NgayTraKetQua",
+    "components": "DanhSachGiayTo",
+    "fees": "DanhSachLePhi",
+    "paid_online": "ThanhToanTrucTuyen",
+    "changed_at": "ThoiDiemCapNhat",
+}
+
+
+@register
+class DvcqgAdapter(Adapter):
+    name = "dvcqg"
+
+    def __init__(self, *, fields: dict[str, str], **kwargs: Any):
+        super().__init__(**kwargs)
+        self.fields = {**DEFAULT_FIELDS, **fields}
+
+    @classmethod
+    def from_config(cls, raw: Mapping[str, Any], path: str, problems: list[str]) -> list[Adapter]:
+        reader = Reader(raw, path, problems)
+        adapter = cls(
+            instance="dvcqg",
+            url=reader.url(),
+            secret=reader.secret(),
+            topics=("case.status_changed",),
+            timeout=reader.number("timeout", 10, minimum=0.05, maximum=120),
+            fields=reader.string_map("fields", DEFAULT_FIELDS),
+        )
+        reader.no_other_keys()
+        return [adapter]
+
+    def takes(self, message: Message) -> bool:
+        # Feedback (PAKN) goes to the feedback system, not to the dossier portal.
+        return super().takes(message) and message.payload.get("kind") == "dossier"
+
+    def build_request(self, message: Message) -> Request:
+        payload = message.payload
+        code = payload.get("national_status_code")
+        if isinstance(code, bool) or not isinstance(code, int) or not 1 <= code <= 10:
+            raise MessageRejected(f"national_status_code {code!r} is not one of the portal's codes 1–10")
+        if not payload.get("code"):
+            raise MessageRejected("the message has no dossier code")
+        change = payload.get("change") or {}
+        values = {
+            "dossier_code": payload["code"],
+            "procedure_code": payload.get("procedure_code"),
+            "status_code": code,
+            "status_from": change.get("from"),
+            "channel": payload.get("channel"),
+            # The engine's payload carries agency ids; codes are a later engine change (docs).
+            "receiving_agency": payload.get("receiving_agency_id"),
+            "resolving_agency": payload.get("resolving_agency_id"),
+            "submitted_at": payload.get("submitted_at"),
+            "received_at": payload.get("received_at"),
+            "appointment_at": payload.get("appointment_at"),
+            "finished_at": payload.get("finished_at"),
+            "returned_at": payload.get("returned_at"),
+            "components": payload.get("components", []),
+            "fees": payload.get("fees", []),
+            "paid_online": bool(payload.get("paid_online", False)),
+            "changed_at": message.created_at.isoformat(),
+        }
+        return self.json_request(message, {self.fields[key]: value for key, value in values.items()})
