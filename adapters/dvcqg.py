@@ -70,9 +70,9 @@ class DvcqgAdapter(Adapter):
             "status_code": code,
             "status_from": change.get("from"),
             "channel": payload.get("channel"),
-            # The engine's payload carries agency ids; codes are a later engine change (docs).
-            "receiving_agency": payload.get("receiving_agency_id"),
-            "resolving_agency": payload.get("resolving_agency_id"),
+            # The portal knows agencies by their electronic identifier (mã định danh điện tử).
+            "receiving_agency": (payload.get("receiving_agency") or {}).get("electronic_id"),
+            "resolving_agency": (payload.get("resolving_agency") or {}).get("electronic_id"),
             "submitted_at": payload.get("submitted_at"),
             "received_at": payload.get("received_at"),
             "appointment_at": payload.get("appointment_at"),

@@ -32,7 +32,7 @@ from .db import is_postgres, make_engine, session_factory, transaction
 from .definitions import Bundle, CompiledProcess, DefinitionChecker, SpecCache, load_bundle
 from .errors import CaseConflict, DefinitionInvalid, InvalidAction, NotFound, PermissionDenied, Problem
 from .history import HistoryVerdict, append_event, verify_history
-from .models import CalendarOverrideRow, Case, HumanTask, ProcessDefinition, Staff
+from .models import Agency, CalendarOverrideRow, Case, HumanTask, ProcessDefinition, Staff
 from .runtime import (
     CaseStep,
     StepResult,
@@ -256,6 +256,7 @@ class Motcua:
                     "components": components,
                     "fees": procedure.fees,
                     "paid_online": bool((extra or {}).get("paid_online", False)),
+                    **_agency_facts(receiving, resolving),
                 },
             )
             case.procedure = procedure
@@ -324,7 +325,7 @@ class Motcua:
                 updated_at=now,
                 history_seq=0,
                 history_head="",
-                facts={"category": category},
+                facts={"category": category, **_agency_facts(receiving, resolving)},
             )
             result = self._start(session, case, definition, data, actor)
             if issue_pin:
@@ -645,6 +646,15 @@ def _check_leader_or(row: HumanTask, actor: Actor, otherwise: Any) -> None:
 
 def _refuse(message: str) -> None:
     raise PermissionDenied(message)
+
+
+def _agency_facts(receiving: Agency, resolving: Agency) -> dict[str, Any]:
+    """Agency codes and electronic identifiers portals key their records on; fixed at reception
+    so no message has to look them up."""
+    return {
+        "receiving_agency": {"code": receiving.code, "electronic_id": receiving.electronic_id},
+        "resolving_agency": {"code": resolving.code, "electronic_id": resolving.electronic_id},
+    }
 
 
 def _components(items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

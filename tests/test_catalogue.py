@@ -115,6 +115,8 @@ def test_portal_messages_carry_the_synced_fields(motcua):
         "reused": False,
     }
     assert received["fees"][0]["amount"] == 100000
+    assert received["receiving_agency"] == {"code": "XA_AN_BINH", "electronic_id": "000.01.01.H99"}
+    assert received["resolving_agency"]["code"] == "XA_AN_BINH"
     assert received["appointment_at"] and received["received_at"]
     assert "001099000001" not in str([m.payload for m in messages])  # no ID numbers to portals
 

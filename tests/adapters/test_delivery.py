@@ -85,6 +85,7 @@ def test_status_change_reaches_the_portal_signed_with_its_key(motcua, portal):
     assert body["MaTTHC"] == "2.000720"
     assert body["TrangThaiTruoc"] == "new"
     assert body["KenhThucHien"] == "direct"
+    assert body["CoQuanTiepNhan"] == body["CoQuanXuLy"] == "000.01.01.H99"
     assert body["DanhSachLePhi"][0]["amount"] == 100000
     assert body["NgayHenTra"].startswith("2026-03-05T09:00")
     assert first.path == "/api/hoso" and first.headers["Content-Type"].startswith("application/json")
