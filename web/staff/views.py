@@ -448,35 +448,35 @@ def receipt(code: str) -> str:
 @bp.get("/cases/<code>/supplement-request")
 @login_required
 def supplement_request(code: str) -> str:
-    actor = require_actor()
-    file = _readable_dossier(actor, code)
-    data = motcua().case_data(code)
-    found = printing.supplement_request(data, file.events)
-    if found is None:
-        raise NotFound(f"dossier {code} has no supplement request")
-    return render_template(
+    return _desk_notice(
+        code,
         "staff/supplement_request.html",
-        f=file,
-        c=file.case,
-        req=found,
-        place=printing.place_name(file.receiving),
-        unit=printing.desk_name(file.receiving),
-        issued=printing.local_parts(found.at),
-        applicant=printing.applicant_of(data, file.id_number_last4, file.case.applicant_name),
+        lambda data, file: printing.supplement_request(data, file.events),
+        f"dossier {code} has no supplement request",
     )
 
 
 @bp.get("/cases/<code>/refusal")
 @login_required
 def refusal(code: str) -> str:
+    return _desk_notice(
+        code,
+        "staff/refusal.html",
+        lambda data, file: printing.refusal(data, file.events, file.case.status),
+        f"dossier {code} has not been refused",
+    )
+
+
+def _desk_notice(code: str, template: str, find: Any, missing: str) -> str:
+    """Forms 02 and 03: a notice the desk hands the applicant, from what the case recorded."""
     actor = require_actor()
     file = _readable_dossier(actor, code)
     data = motcua().case_data(code)
-    found = printing.refusal(data, file.events, file.case.status)
+    found = find(data, file)
     if found is None:
-        raise NotFound(f"dossier {code} has not been refused")
+        raise NotFound(missing)
     return render_template(
-        "staff/refusal.html",
+        template,
         f=file,
         c=file.case,
         req=found,
