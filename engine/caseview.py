@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from .errors import NotFound
@@ -214,21 +214,6 @@ def hand_overs(m: Motcua, file: CaseFile) -> list[HandOver]:
             )
         )
     return out
-
-
-def procedures_in_force(m: Motcua, on: date | None = None) -> list[Procedure]:
-    """The latest version of every procedure in force on `on` (today, local time, by default)."""
-    day = on or m.clock.now().astimezone(m.calendar.tz).date()
-    with m._transaction() as session:
-        rows = session.scalars(
-            select(Procedure)
-            .where(Procedure.valid_from <= day, or_(Procedure.valid_to.is_(None), Procedure.valid_to >= day))
-            .order_by(Procedure.code, Procedure.version.desc())
-        ).all()
-    latest: dict[str, Procedure] = {}
-    for procedure in rows:
-        latest.setdefault(procedure.code, procedure)
-    return list(latest.values())
 
 
 def colleagues(m: Motcua, agency_ids: Iterable[int]) -> list[Colleague]:

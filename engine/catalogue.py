@@ -144,3 +144,15 @@ def procedure_in_force(session: Session, code: str, on: date) -> Procedure:
     if procedure is None or (procedure.valid_to is not None and procedure.valid_to < on):
         raise NotFound(f"procedure {code!r} is not in force on {on.isoformat()}")
     return procedure
+
+
+def procedures_in_force(session: Session, on: date) -> list[Procedure]:
+    """`procedure_in_force` for every code at once: the newest version that has started, unless
+    it has already ended. Ordered by code."""
+    newest: dict[str, Procedure] = {}
+    rows = session.scalars(
+        select(Procedure).where(Procedure.valid_from <= on).order_by(Procedure.code, Procedure.version.desc())
+    )
+    for procedure in rows:
+        newest.setdefault(procedure.code, procedure)
+    return [p for p in newest.values() if p.valid_to is None or p.valid_to >= on]

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from .access import check_case_pin
 from .actors import APPLICANT, Actor
 from .catalogue import agency_by_code
+from .catalogue import procedures_in_force as catalogue_in_force
 from .errors import FormInvalid, InvalidAction, NotFound
 from .models import (
     Agency,
@@ -67,18 +68,10 @@ def fold(text: str) -> str:
 
 
 def procedures_in_force(m: Motcua, on: date | None = None) -> list[Procedure]:
-    """The version in force of every procedure (the catalogue a citizen sees)."""
+    """The version in force of every procedure (the catalogue a citizen sees), today by default."""
     day = on or m.clock.now().astimezone(m.calendar.tz).date()
     with m._transaction() as session:
-        rows = session.scalars(
-            select(Procedure)
-            .where(Procedure.valid_from <= day)
-            .order_by(Procedure.code, Procedure.version.desc())
-        ).all()
-    latest: dict[str, Procedure] = {}
-    for row in rows:
-        latest.setdefault(row.code, row)
-    return [p for p in latest.values() if p.valid_to is None or p.valid_to >= day]
+        return catalogue_in_force(session, day)
 
 
 def catalogue(m: Motcua, name: str = "", field_: str = "", agency_code: str = "") -> list[Procedure]:

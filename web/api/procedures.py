@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import unicodedata
-from datetime import date
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from engine.catalogue import procedure_in_force
+from engine.catalogue import procedure_in_force, procedures_in_force
 from engine.db import transaction
 from engine.models import Procedure
 
@@ -35,7 +31,7 @@ def list_procedures(query: dict[str, Any]) -> list[Procedure]:
     text = _folded(query.get("q", ""))
     field = _folded(query.get("field", ""))
     with transaction(motcua().sessions) as session:
-        procedures = _in_force(session, local_today())
+        procedures = procedures_in_force(session, local_today())
     return [
         p
         for p in procedures
@@ -54,18 +50,6 @@ def get_procedure(code: str) -> Procedure:
     and validity."""
     with transaction(motcua().sessions) as session:
         return procedure_in_force(session, code, local_today())
-
-
-def _in_force(session: Session, on: date) -> list[Procedure]:
-    """The rule of `engine.catalogue.procedure_in_force` for every code at once: the newest version
-    that has started, unless it has already ended."""
-    newest: dict[str, Procedure] = {}
-    rows = session.scalars(
-        select(Procedure).where(Procedure.valid_from <= on).order_by(Procedure.code, Procedure.version.desc())
-    )
-    for procedure in rows:
-        newest.setdefault(procedure.code, procedure)
-    return [p for p in newest.values() if p.valid_to is None or p.valid_to >= on]
 
 
 def _folded(text: str) -> str:

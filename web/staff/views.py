@@ -26,7 +26,6 @@ from engine.caseview import (
     hand_overs,
     load_case_file,
     load_task,
-    procedures_in_force,
     time_left,
 )
 from engine.db import transaction
@@ -41,7 +40,7 @@ from engine.errors import (
 from engine.inbox import DUE_STATES, KINDS, InboxFilter, query_inbox
 from engine.models import Case
 from engine.personal_data import ROLES_SEEING_ID_NUMBERS, mask, reveal_id_number
-from engine.portal import MAX_COMMENT, awaited_messages
+from engine.portal import MAX_COMMENT, awaited_messages, procedures_in_force
 from engine.uploads import attach_uploads, get_upload, upload_path, uploads_of
 
 from ..auth import require_actor
