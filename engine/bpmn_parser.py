@@ -84,3 +84,10 @@ class EngineBpmnParser(SpiffBpmnParser):
         full_tag("intermediateCatchEvent"): (_CatchParser, IntermediateCatchEvent),
         full_tag("boundaryEvent"): (_BoundaryParser, BoundaryEvent),
     }
+
+    def create_parser(self, node, filename=None, lane=None):  # type: ignore[no-untyped-def]
+        # SpiffWorkflow hands an embedded sub-process's lane down to every node inside it, over the
+        # nodes' own flowNodeRef. A modeler puts sub-processes into lanes by position (bpmn-js does
+        # when lanes are added or resized), which would silently move inner tasks to another role.
+        # Each node's lane is its own flowNodeRef, which the checker requires of user tasks.
+        return super().create_parser(node, filename)
