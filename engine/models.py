@@ -356,3 +356,39 @@ class DeliveryAttempt(Base):
     latency_ms: Mapped[int] = mapped_column(Integer)
     error: Mapped[str] = mapped_column(Text, default="")
     response_excerpt: Mapped[str] = mapped_column(Text, default="")
+
+
+class ProcessDraft(Base):
+    """A process designer's work in progress (bản nháp quy trình): BPMN text and the forms it adds
+    or edits, stored even while it has problems; deploying it makes a new process version."""
+
+    __tablename__ = "process_drafts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_id: Mapped[str] = mapped_column(String(128), index=True)
+    title: Mapped[str] = mapped_column(String(255))
+    bpmn_xml: Mapped[str] = mapped_column(Text)
+    # Only the form schemas this draft adds or edits (name -> schema); the others are the shipped ones.
+    forms: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    based_on_version: Mapped[int | None] = mapped_column(Integer)
+    author: Mapped[str] = mapped_column(String(64))
+    updated_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    deployed_version: Mapped[int | None] = mapped_column(Integer)
+
+
+class ProcessEvent(Base):
+    """Append-only log of a process's versions (deployed, cases migrated), hash-chained per
+    process like case history, so who changed a procedure's workflow and why stays provable."""
+
+    __tablename__ = "process_events"
+    __table_args__ = (UniqueConstraint("process_id", "seq"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_id: Mapped[str] = mapped_column(String(128))
+    seq: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))

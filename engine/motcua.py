@@ -33,6 +33,7 @@ from .definitions import Bundle, CompiledProcess, DefinitionChecker, SpecCache, 
 from .errors import CaseConflict, DefinitionInvalid, InvalidAction, NotFound, PermissionDenied, Problem
 from .history import HistoryVerdict, append_event, verify_history
 from .models import Agency, CalendarOverrideRow, Case, HumanTask, ProcessDefinition, Staff
+from .process_log import record_deployment
 from .runtime import (
     CaseStep,
     StepResult,
@@ -130,36 +131,46 @@ class Motcua:
         compiled, problems = self.checker().check_and_compile(bundle)
         if compiled is None or problems:
             raise DefinitionInvalid(problems)
-        digest = bundle.sha256
         with self._transaction() as session:
-            existing = session.scalars(
-                select(ProcessDefinition).where(
-                    ProcessDefinition.process_id == compiled.process_id, ProcessDefinition.sha256 == digest
-                )
-            ).first()
-            if existing is not None:
-                return existing
-            latest = session.scalars(
-                select(ProcessDefinition)
-                .where(ProcessDefinition.process_id == compiled.process_id)
-                .order_by(ProcessDefinition.version.desc())
-            ).first()
-            definition = ProcessDefinition(
-                process_id=compiled.process_id,
-                version=(latest.version + 1) if latest else 1,
-                sha256=digest,
-                filename=bundle.filename,
-                bpmn_xml=bundle.bpmn.decode("utf-8"),
-                dmn_files={k: v.decode("utf-8") for k, v in bundle.dmn.items()},
-                forms=bundle.forms,
-                lanes={k: {"role": v.role, "agency": v.agency} for k, v in compiled.lanes.items()},
-                deployed_at=self.clock.now(),
-                deployed_by=actor.username,
-                note=note,
+            return self.store_definition(session, bundle, compiled, actor, note)[0]
+
+    def store_definition(
+        self, session: Session, bundle: Bundle, compiled: CompiledProcess, actor: Actor, note: str
+    ) -> tuple[ProcessDefinition, bool]:
+        """The version for a checked bundle inside the caller's transaction, and whether it was
+        stored now (False: identical content was already deployed as that version). A new version
+        and its deploy record in the process log are written together."""
+        digest = bundle.sha256
+        existing = session.scalars(
+            select(ProcessDefinition).where(
+                ProcessDefinition.process_id == compiled.process_id, ProcessDefinition.sha256 == digest
             )
-            session.add(definition)
-            session.flush()
-            return definition
+        ).first()
+        if existing is not None:
+            return existing, False
+        latest = session.scalars(
+            select(ProcessDefinition)
+            .options(load_only(ProcessDefinition.version))
+            .where(ProcessDefinition.process_id == compiled.process_id)
+            .order_by(ProcessDefinition.version.desc())
+        ).first()
+        definition = ProcessDefinition(
+            process_id=compiled.process_id,
+            version=(latest.version + 1) if latest else 1,
+            sha256=digest,
+            filename=bundle.filename,
+            bpmn_xml=bundle.bpmn.decode("utf-8"),
+            dmn_files={k: v.decode("utf-8") for k, v in bundle.dmn.items()},
+            forms=bundle.forms,
+            lanes={k: {"role": v.role, "agency": v.agency} for k, v in compiled.lanes.items()},
+            deployed_at=self.clock.now(),
+            deployed_by=actor.username,
+            note=note,
+        )
+        session.add(definition)
+        session.flush()
+        record_deployment(session, definition, actor.username, definition.deployed_at)
+        return definition, True
 
     def deploy_processes(self, actor: Actor = SYSTEM) -> list[ProcessDefinition]:
         return [self.deploy_file(p, actor) for p in sorted(self.settings.processes_dir.glob("*.bpmn"))]

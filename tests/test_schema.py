@@ -15,7 +15,7 @@ from engine.models import Base
 
 def test_single_head_with_numbered_revisions():
     script = ScriptDirectory.from_config(alembic_config())
-    assert script.get_heads() == ["0003"]
+    assert script.get_heads() == ["0004"]
     for revision in script.walk_revisions():
         assert revision.revision.isdigit() and len(revision.revision) == 4
 
@@ -35,5 +35,14 @@ def test_history_is_append_only_on_postgres(motcua):
     officer = motcua.actor_for("motcua_anbinh")
     motcua.receive_dossier("2.000720", "XA_AN_BINH", applicant={"name": "A"}, actor=officer)
     for statement in ("UPDATE case_events SET actor = 'x'", "DELETE FROM case_events"):
+        with pytest.raises(DBAPIError, match="append-only"), motcua.db.begin() as conn:
+            conn.execute(text(statement))
+
+
+def test_process_log_is_append_only_on_postgres(motcua):
+    if motcua.db.dialect.name != "postgresql":
+        pytest.skip("the append-only trigger exists on PostgreSQL only")
+    # Deploying the shipped processes wrote their deploy records.
+    for statement in ("UPDATE process_events SET actor = 'x'", "DELETE FROM process_events"):
         with pytest.raises(DBAPIError, match="append-only"), motcua.db.begin() as conn:
             conn.execute(text(statement))
