@@ -11,6 +11,7 @@ import click
 
 from .actors import SYSTEM
 from .calendar import TimeUnit
+from .config import Settings
 from .errors import DefinitionInvalid
 from .motcua import Motcua
 
@@ -80,6 +81,63 @@ def process_deploy(files: tuple[Path, ...], note: str) -> None:
                 click.echo(f"{path}:{problem.line}: {problem.element_id or '-'}: {problem.message}")
     if failed:
         sys.exit(1)
+
+
+@process.command("test")
+@click.argument("processes", nargs=-1)
+@click.option("--scenario", "only", metavar="NAME", help="Run only the scenario with this name.")
+def process_test(processes: tuple[str, ...], only: str | None) -> None:
+    """Run the scenarios beside each PROCESS (a process id in processes/ or a .bpmn path; default:
+    every process in processes/ with a scenario file). Exit 1 if any fails."""
+    from .errors import NotFound
+    from .scenarios import find_process_file, processes_with_scenarios
+
+    processes_dir = Settings.from_env().processes_dir
+    try:
+        named = [find_process_file(p, processes_dir) for p in processes]
+    except NotFound as err:
+        raise click.BadParameter(str(err)) from None
+    paths = named or processes_with_scenarios(processes_dir)
+    if not paths:
+        click.echo(f"no scenario files in {processes_dir}", err=True)
+        sys.exit(1)
+    began, tally = time.perf_counter(), {"passed": 0, "failed": 0}
+    for path in paths:
+        for line in _test_process(path, processes_dir, only, tally):
+            click.echo(line)
+    if only and not tally["passed"] and not tally["failed"]:
+        click.echo(f"no scenario named {only!r}", err=True)
+        sys.exit(1)
+    elapsed = time.perf_counter() - began
+    click.echo(f"{tally['passed']} passed, {tally['failed']} failed in {elapsed:.1f} s", err=True)
+    if tally["failed"]:
+        sys.exit(1)
+
+
+def _test_process(path: Path, processes_dir: Path, only: str | None, tally: dict[str, int]) -> list[str]:
+    """The report lines of one process's scenarios; counts them in `tally`."""
+    from .scenarios import ScenarioInvalid, run_file, scenario_file_for
+
+    label = path.stem
+    if not scenario_file_for(path).is_file():
+        tally["failed"] += 1
+        return [f"FAIL {label}: no scenario file {scenario_file_for(path)}"]
+    try:
+        results = run_file(path, processes_dir=processes_dir, only=only)
+    except ScenarioInvalid as err:
+        tally["failed"] += 1
+        return [f"FAIL {label}: the scenario file is invalid", *(f"    {p}" for p in err.problems)]
+    except DefinitionInvalid as err:
+        tally["failed"] += 1
+        problems = (f"    {path}:{p.line}: {p.element_id or '-'}: {p.message}" for p in err.problems)
+        return [f"FAIL {label}: the process cannot be deployed", *problems]
+    lines = []
+    for result in results:
+        tally["passed" if result.passed else "failed"] += 1
+        verdict = "PASS" if result.passed else "FAIL"
+        lines.append(f"{verdict} {label}: {result.name} ({result.duration_ms:.0f} ms)")
+        lines += [f"    {failure}" for failure in result.failures]
+    return lines
 
 
 @cli.group()
