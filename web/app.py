@@ -58,6 +58,7 @@ def create_app(motcua: Motcua | None = None, config: dict[str, Any] | None = Non
     from . import auth
     from .api import register_api
     from .audit import bp as audit_bp
+    from .designer import bp as designer_bp
     from .public import bp as public_bp
     from .staff import bp as staff_bp
 
@@ -65,6 +66,7 @@ def create_app(motcua: Motcua | None = None, config: dict[str, Any] | None = Non
     app.register_blueprint(public_bp)
     app.register_blueprint(staff_bp, url_prefix="/staff")
     app.register_blueprint(audit_bp, url_prefix="/audit")
+    app.register_blueprint(designer_bp, url_prefix="/designer")
     register_api(app)
     errors.register(app)  # after the API: its own HTTP error handler must not win
 
