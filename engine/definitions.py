@@ -799,6 +799,9 @@ def _check_entry(add: Any, executable: list[etree._Element]) -> None:
         )
 
 
+_RESERVED_IDS = frozenset({"Start", "End"})
+
+
 def _check_ids_and_sizes(add: Any, process: etree._Element) -> None:
     """Ids are optional in BPMN, but the engine names processes and steps by them."""
     if not process.get("id"):
@@ -812,6 +815,10 @@ def _check_ids_and_sizes(add: Any, process: etree._Element) -> None:
             add(el, f"{_bpmn_local(el)} has no id")
         if len(el.get("id") or "") > _MAX_ID:
             add(el, f"id is longer than {_MAX_ID} characters")
+        if _bpmn_local(el) in _FLOW_NODES and el.get("id") in _RESERVED_IDS:
+            # SpiffWorkflow names its own start and end bookkeeping steps so; an element with such
+            # an id is silently replaced by them and never runs.
+            add(el, f"id {el.get('id')!r} is reserved by the engine; choose another id")
         if _bpmn_local(el) in ("lane", "userTask", "manualTask") and len(el.get("name") or "") > _MAX_NAME:
             add(el, f"name is longer than {_MAX_NAME} characters")
         if len(_properties(el).get("form", "")) > _MAX_NAME:

@@ -472,3 +472,14 @@ def process_file(body: str) -> str:
         ' id="Defs_generated" targetNamespace="https://motcua.example/generated">\n'
         f'<bpmn:process id="generated" isExecutable="true">\n{body}\n</bpmn:process>\n</bpmn:definitions>\n'
     )
+
+
+def test_reserved_step_ids_are_refused_where_they_would_vanish(motcua, tmp_path):
+    # SpiffWorkflow's own start and end steps are called Start and End: an element with one of
+    # these ids would be replaced by them and never run.
+    source = (Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "mini.bpmn").read_text()
+    path = tmp_path / "reserved.bpmn"
+    first_task = re.search(r'<bpmn:userTask id="([^"]+)"', source).group(1)
+    path.write_text(source.replace(f'"{first_task}"', '"End"').replace(f">{first_task}<", ">End<"))
+    problems = motcua.check_file(path)
+    assert any(p.element_id == "End" and "reserved" in p.message for p in problems), problems
