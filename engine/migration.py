@@ -190,7 +190,7 @@ class _Run:
         self.from_version, self.to_version = source_row.version, target_row.version
         self.source_id, self.target_id = source_row.id, target_row.id
         self.source, self.target = source, target
-        registry = m.serializer._registry  # the serializer's own converters, ours included
+        registry = m.serializer.registry
         self._registry = registry
         self.top = SpecDiff(registry, source.spec, target.spec)
         self.subs: dict[str, SpecDiff | None] = {

@@ -50,6 +50,11 @@ class StateSerializer:
         self._serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
         self._registry = self._serializer.registry
 
+    @property
+    def registry(self) -> Any:
+        """The converters (SpiffWorkflow's and ours); migration compares specs through them."""
+        return self._registry
+
     def dump(self, workflow: BpmnWorkflow) -> bytes:
         self._registry._encoder_mode = True
         try:

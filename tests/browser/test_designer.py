@@ -10,8 +10,11 @@ import re
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from engine.access import set_password
+from engine.db import transaction
+from engine.models import ProcessDefinition
 
 from .conftest import PASSWORD, Shots
 
@@ -20,6 +23,15 @@ pytestmark = pytest.mark.browser
 INTERCHANGE = Path(__file__).resolve().parents[1] / "fixtures" / "interchange"
 HOUSEHOLD_BUSINESS = "2.000720"
 DESIGNER = "thietke"
+ARCHIVE_FORM = """{
+  "title": "Lưu trữ hồ sơ",
+  "type": "object",
+  "required": ["archive_place"],
+  "properties": {
+    "archive_place": {"type": "string", "title": "Nơi lưu trữ", "enum": ["kho_xa", "kho_huyen"],
+                      "x-enumTitles": ["Kho lưu trữ xã", "Kho lưu trữ huyện"]}
+  }
+}"""
 
 
 def sign_in_designer(browser, base: str):  # type: ignore[no-untyped-def]
@@ -103,8 +115,22 @@ def test_designer_edits_deploys_and_migrates(live, browser):
         m.get('selection').select(task);
     }"""
     )
+    # Its form is new: written in the form editor, previewed as staff will see it (rendered by
+    # the server), applied to the task and deployed with the draft.
     page.wait_for_selector("#bio-properties-panel-motcua-form")
-    page.select_option("#bio-properties-panel-motcua-form", "dossier/finalize.json")
+    page.select_option("#bio-properties-panel-motcua-form", label="Biểu mẫu mới…")
+    page.wait_for_selector("#form-editor[open]")
+    page.fill("#form-name", "dossier/archive.json")
+    page.fill("#form-schema", "{ not json")
+    page.wait_for_selector("#form-schema-error:not([hidden])")
+    page.fill("#form-schema", ARCHIVE_FORM)
+    page.wait_for_selector("#form-preview select[name='archive_place']")
+    assert "Nơi lưu trữ" in page.locator("#form-preview").inner_text()
+    shots.take(page, "form-editor")
+    page.click("#form-editor-apply")
+    page.wait_for_function(
+        "document.querySelector('#bio-properties-panel-motcua-form').value === 'dossier/archive.json'"
+    )
     page.wait_for_function("window.MotcuaDesigner.lintIssues().some(i => i.id === 'Lane_archive')")
     assert "motcua/lane-role" in lint_rules_on(page, "Lane_archive")
     assert "motcua/user-task-form" not in lint_rules_on(page, "UT_Archive")
@@ -129,6 +155,13 @@ def test_designer_edits_deploys_and_migrates(live, browser):
     page.click("#designer-deploy")
     page.wait_for_selector("#designer-status a")
     assert "2" in page.locator("#designer-status").inner_text()
+    with transaction(m.sessions) as session:
+        forms = session.scalars(
+            select(ProcessDefinition.forms).where(
+                ProcessDefinition.process_id == "dossier_standard", ProcessDefinition.version == 2
+            )
+        ).one()
+    assert forms["dossier/archive.json"]["required"] == ["archive_place"]  # deployed with its form
     shots.take(page, "deployed")
 
     # 5. Where the open cases of version 1 wait, drawn on the diagram.
