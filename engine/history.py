@@ -48,7 +48,7 @@ def event_hash(
     data: dict[str, Any],
     prev_hash: str,
 ) -> str:
-    canonical = json.dumps(
+    return chain_hash(
         {
             "case": case_id,
             "seq": seq,
@@ -59,11 +59,14 @@ def event_hash(
             "element": element_id,
             "data": data,
             "prev": prev_hash,
-        },
-        sort_keys=True,
-        ensure_ascii=False,
-        separators=(",", ":"),
+        }
     )
+
+
+def chain_hash(record: dict[str, Any]) -> str:
+    """sha256 over one record's canonical JSON (sorted keys, UTF-8, no spaces): the same bytes
+    on every machine, so a chain verifies wherever it is read."""
+    canonical = json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 

@@ -25,7 +25,7 @@ from SpiffWorkflow.bpmn.util.diff import SpecDiff, WorkflowDiff, migrate_workflo
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload, load_only
+from sqlalchemy.orm import Session, joinedload
 
 from .actors import Actor
 from .definitions import CompiledProcess
@@ -33,7 +33,7 @@ from .errors import CaseConflict, InvalidAction, NotFound
 from .models import Case, ProcessDefinition
 from .process_log import CASES_MIGRATED, record_event
 from .runtime import conflict_guard, send_signals
-from .versions import compiled_version, require_designer, require_process_reader
+from .versions import compiled_version, definition_identity, require_designer, require_process_reader
 
 if TYPE_CHECKING:
     from .motcua import Motcua
@@ -212,8 +212,8 @@ class _Run:
             raise InvalidAction(
                 f"cases move to a newer version only: {to_version} is not newer than {from_version}"
             )
-        source_row = _definition(session, process_id, from_version)
-        target_row = _definition(session, process_id, to_version)
+        source_row = definition_identity(session, process_id, from_version)
+        target_row = definition_identity(session, process_id, to_version)
         return cls(
             m,
             source_row,
@@ -457,17 +457,6 @@ def _property_change(old: Any, new: Any) -> str:
 def _sorted(value: Any) -> list[str]:
     items = value if isinstance(value, list) else [] if value is None else [value]
     return sorted(json.dumps(item, sort_keys=True, default=str) for item in items)
-
-
-def _definition(session: Session, process_id: str, version: int) -> ProcessDefinition:
-    definition = session.scalars(
-        select(ProcessDefinition)
-        .options(load_only(ProcessDefinition.id, ProcessDefinition.process_id, ProcessDefinition.version))
-        .where(ProcessDefinition.process_id == process_id, ProcessDefinition.version == version)
-    ).first()
-    if definition is None:
-        raise NotFound(f"process {process_id!r} has no version {version}")
-    return definition
 
 
 @contextmanager

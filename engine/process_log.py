@@ -9,8 +9,6 @@ version without its deploy record, or a record naming a version that is not ther
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -22,7 +20,7 @@ from sqlalchemy.orm import Session, load_only
 from .actors import Actor
 from .db import transaction
 from .errors import NotFound
-from .history import GENESIS, HistoryVerdict, json_safe
+from .history import GENESIS, HistoryVerdict, chain_hash, json_safe
 from .models import ProcessDefinition, ProcessEvent
 from .versions import require_process_reader
 
@@ -141,7 +139,7 @@ def append_process_event(
 def process_event_hash(
     process_id: str, seq: int, type_: str, actor: str, at: datetime, data: dict[str, Any], prev_hash: str
 ) -> str:
-    canonical = json.dumps(
+    return chain_hash(
         {
             "process": process_id,
             "seq": seq,
@@ -150,12 +148,8 @@ def process_event_hash(
             "at": at.astimezone(UTC).isoformat(timespec="microseconds"),
             "data": data,
             "prev": prev_hash,
-        },
-        sort_keys=True,
-        ensure_ascii=False,
-        separators=(",", ":"),
+        }
     )
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def _events(session: Session, process_id: str) -> list[ProcessEvent]:

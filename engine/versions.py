@@ -198,7 +198,7 @@ def element_counts(m: Motcua, actor: Actor, process_id: str, version: int) -> di
     cases_at: dict[str, set[int]] = defaultdict(set)
     late_at: dict[str, set[int]] = defaultdict(set)
     with m._transaction() as session:
-        definition = _definition_identity(session, process_id, version)
+        definition = definition_identity(session, process_id, version)
         rows = session.execute(
             select(
                 Case.id,
@@ -621,7 +621,7 @@ def _local(el: etree._Element) -> str:
 # -- helpers --------------------------------------------------------------------------------
 
 
-def _definition_identity(session: Session, process_id: str, version: int) -> ProcessDefinition:
+def definition_identity(session: Session, process_id: str, version: int) -> ProcessDefinition:
     definition = session.scalars(
         select(ProcessDefinition)
         .options(load_only(ProcessDefinition.id, ProcessDefinition.process_id, ProcessDefinition.version))
