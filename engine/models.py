@@ -349,6 +349,9 @@ class DeliveryAttempt(Base):
     __table_args__ = (Index("ix_delivery_attempts_outbox_adapter", "outbox_id", "adapter"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"))
+    # The per-receiver delivery this try belongs to (null only for tries older than deliveries
+    # whose message needed no migrated delivery row).
+    delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id"), index=True)
     adapter: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime]
     outcome: Mapped[str] = mapped_column(String(16))  # delivered | retry | dead
@@ -356,6 +359,58 @@ class DeliveryAttempt(Base):
     latency_ms: Mapped[int] = mapped_column(Integer)
     error: Mapped[str] = mapped_column(Text, default="")
     response_excerpt: Mapped[str] = mapped_column(Text, default="")
+
+
+class Delivery(Base):
+    """One outbox message for one receiver (an adapter instance: `dvcqg`, `webhook:tinh`…).
+    Created by the delivery worker when it first routes a message, so the engine stays unaware
+    of adapters. Each receiver keeps its own state, retry budget and order per case: a receiver
+    that is down or refuses a message holds back only its own later messages of that case."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("outbox_id", "receiver"),
+        Index("ix_deliveries_due", "state", "next_attempt_at"),
+        # The "is an earlier message of this case still undelivered for this receiver" check.
+        Index("ix_deliveries_receiver_case", "receiver", "case_id", "outbox_id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"))
+    receiver: Mapped[str] = mapped_column(String(64))
+    # Copied from the outbox row: the order check runs on this table alone.
+    case_id: Mapped[int | None] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16))  # pending | sending | delivered | dead | skipped
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    # While `sending`: until when the worker that claimed it owns it; past that it is due again.
+    leased_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+    last_error: Mapped[str] = mapped_column(Text, default="")
+
+
+class AdapterPause(Base):
+    """A receiver an operator paused: its deliveries stay pending and are not claimed until the
+    pause is lifted (the row deleted)."""
+
+    __tablename__ = "adapter_pauses"
+    receiver: Mapped[str] = mapped_column(String(64), primary_key=True)
+    paused_by: Mapped[str] = mapped_column(String(64))
+    paused_at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class OperatorAction(Base):
+    """What an operator did to delivery (replay, pause, resume), by whom and why: kept in the
+    database next to what it changed, so it can be shown and audited with it."""
+
+    __tablename__ = "operator_actions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))  # replay | pause | resume
+    receiver: Mapped[str] = mapped_column(String(64), default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
 class ProcessDraft(Base):

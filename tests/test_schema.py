@@ -15,7 +15,7 @@ from engine.models import Base
 
 def test_single_head_with_numbered_revisions():
     script = ScriptDirectory.from_config(alembic_config())
-    assert script.get_heads() == ["0004"]
+    assert script.get_heads() == ["0005"]
     for revision in script.walk_revisions():
         assert revision.revision.isdigit() and len(revision.revision) == 4
 
