@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 from .registry import Adapter, Message, MessageRejected, Reader, Request, register
 
@@ -27,16 +28,23 @@ DEFAULT_FIELDS: dict[str, str] = {
     "fees": "DanhSachLePhi",
     "paid_online": "ThanhToanTrucTuyen",
     "changed_at": "ThoiDiemCapNhat",
+    "status_history": "LichSuTrangThai",
+    "result_url": "DuongDanKetQua",
+    "vneid": "XacThucVNeID",
 }
+
+# Statuses from which the dossier has a result the applicant can fetch (9 processed, 10 returned).
+RESULT_CODES = frozenset({9, 10})
 
 
 @register
 class DvcqgAdapter(Adapter):
     name = "dvcqg"
 
-    def __init__(self, *, fields: dict[str, str], **kwargs: Any):
+    def __init__(self, *, fields: dict[str, str], result_url_base: str | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.fields = {**DEFAULT_FIELDS, **fields}
+        self.result_url_base = result_url_base
 
     @classmethod
     def from_config(cls, raw: Mapping[str, Any], path: str, problems: list[str]) -> list[Adapter]:
@@ -48,6 +56,7 @@ class DvcqgAdapter(Adapter):
             topics=("case.status_changed",),
             timeout=reader.number("timeout", 10, minimum=0.05, maximum=120),
             fields=reader.string_map("fields", DEFAULT_FIELDS),
+            result_url_base=reader.url("result_url_base") if "result_url_base" in raw else None,
         )
         reader.no_other_keys()
         return [adapter]
@@ -82,5 +91,22 @@ class DvcqgAdapter(Adapter):
             "fees": payload.get("fees", []),
             "paid_online": bool(payload.get("paid_online", False)),
             "changed_at": message.created_at.isoformat(),
+            # Inside each entry the portal's own names for a status code and an instant are reused.
+            "status_history": [
+                {
+                    self.fields["status_code"]: entry.get("national_code"),
+                    self.fields["changed_at"]: entry.get("at"),
+                }
+                for entry in payload.get("status_history", [])
+                if entry.get("national_code") is not None
+            ],
+            "result_url": self._result_url(payload["code"], code),
+            # A placeholder fact (false unless reception says otherwise), see docs/adapters.md.
+            "vneid": bool(payload.get("vneid", False)),
         }
         return self.json_request(message, {self.fields[key]: value for key, value in values.items()})
+
+    def _result_url(self, dossier_code: str, status_code: int) -> str | None:
+        if self.result_url_base is None or status_code not in RESULT_CODES:
+            return None
+        return self.result_url_base + quote(dossier_code, safe="")

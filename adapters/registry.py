@@ -63,6 +63,9 @@ class Outcome:
 
     result: Literal["delivered", "retry", "dead"]
     reason: str = ""
+    # The receiver's own reply code when a DirectAdapter talks to it (an SMTP reply, a gateway's
+    # HTTP status); recorded as the attempt's status code.
+    code: int | None = None
 
 
 def classify_status(status: int) -> Outcome:
@@ -104,6 +107,11 @@ class Adapter(ABC):
     def read_response(self, status: int, body: bytes) -> Outcome:
         return classify_status(status)
 
+    def bind(self, m: Any) -> None:
+        """Give the adapter the engine (a `Motcua`) it may read from at send time; the worker's
+        caller does this once. Most adapters need nothing beyond the message: a no-op."""
+        return None
+
     # -- helpers for subclasses -------------------------------------------------------------
 
     def json_request(self, message: Message, document: Any) -> Request:
@@ -116,6 +124,19 @@ class Adapter(ABC):
             SIGNATURE_HEADER: sign(self.secret, body),
         }
         return Request("POST", self.url, headers, body)
+
+
+class DirectAdapter(Adapter):
+    """An adapter that reaches its receiver itself instead of handing the worker one HTTP
+    request: mail over SMTP, or HTTP that first needs a lookup and may have nothing to send.
+    The worker calls `deliver` and records its Outcome like an HTTP answer: `delivered` (also
+    for "nothing to send", with the reason), `retry`, or `dead`; MessageRejected means dead."""
+
+    @abstractmethod
+    def deliver(self, message: Message) -> Outcome: ...
+
+    def build_request(self, message: Message) -> Request:
+        raise TypeError(f"adapter {self.name!r} delivers messages itself; call deliver()")
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -155,7 +176,7 @@ def names() -> list[str]:
 def _load_builtin() -> None:
     # Importing the modules runs their @register; done lazily so the registry module itself
     # has no import cycle with the adapters that use its base class.
-    from . import dvcqg, webhook  # noqa: F401
+    from . import dvcqg, notify, pakn, webhook  # noqa: F401
 
 
 # -- configuration --------------------------------------------------------------------------

@@ -267,6 +267,9 @@ class Motcua:
                     "components": components,
                     "fees": procedure.fees,
                     "paid_online": bool((extra or {}).get("paid_online", False)),
+                    # Placeholder until reception records how the applicant signed in: false
+                    # unless the channel (an online submission) says VNeID was used.
+                    "vneid": bool((extra or {}).get("vneid", False)),
                     **_agency_facts(receiving, resolving),
                 },
             )
@@ -573,6 +576,24 @@ class Motcua:
             for task in sorted(workflow.get_tasks(), key=lambda t: t.last_state_change):
                 data.update(task.data)
             return data
+
+    def applicant_contact(self, case_id: int) -> dict[str, str]:
+        """How to reach the applicant (or the feedback's sender) now: name, e-mail and phone as
+        the case data holds them at send time. Notification adapters call this instead of the
+        outbox carrying contacts, so contacts never sit in outbox rows or reach portals and
+        webhooks; the ID number is never part of it."""
+        with self._transaction() as session:
+            case = session.get(Case, case_id)
+            if case is None:
+                raise NotFound(f"case #{case_id} does not exist")
+            code = case.code
+        data = self.case_data(code)
+        person = data.get("applicant") or data.get("sender") or {}
+        if not isinstance(person, dict):
+            return {}
+        return {
+            k: str(person[k]).strip() for k in ("name", "email", "phone") if str(person.get(k) or "").strip()
+        }
 
     def element_states(self, case_code: str) -> dict[str, list[str]]:
         """BPMN element ids of the case's diagram by state, read from the workflow itself:

@@ -277,6 +277,8 @@ class CaseStep:
         """A published feedback answer appears on the portal: the answer the leader approved."""
         data = self.latest_data()
         answer = str(data.get("answer_draft") or data.get("reply_content") or "").strip()
+        # Kept for this step's outbox message: the feedback system publishes the same text.
+        self.published_answer = {"text": answer, "published_at": self.now}
         self.session.add(
             FeedbackPublication(
                 case_id=self.case.id,
@@ -388,13 +390,37 @@ class CaseStep:
 
     def _portal_payload(self, type_: str, data: dict[str, Any]) -> dict[str, Any]:
         payload = case_summary(self.case)
+        history = self._status_history()
         if type_ == "status_changed":
             # The status this message reports, not the one the step ended in.
             payload["status"] = data["to"]
             payload["national_status_code"] = data["national_code"]
+            history.append({"status": data["to"], "national_code": data["national_code"], "at": self.now})
+            answer = getattr(self, "published_answer", None)
+            if data["to"] == "published" and answer is not None:
+                payload["answer"] = answer
+        # A copy: each message carries the history as it stood when its change happened.
+        payload["status_history"] = [dict(entry) for entry in history]
         payload["event"] = type_
         payload["change"] = json_safe(data)
         return payload
+
+    def _status_history(self) -> list[dict[str, Any]]:
+        # Earlier steps' status changes come from the history table, once per step; this step's
+        # are appended by _portal_payload as its messages are built, in order.
+        history: list[dict[str, Any]] | None = getattr(self, "status_history", None)
+        if history is None:
+            rows = self.session.execute(
+                select(CaseEvent.data, CaseEvent.at)
+                .where(CaseEvent.case_id == self.case.id, CaseEvent.type == "status_changed")
+                .order_by(CaseEvent.seq)
+            )
+            history = [
+                {"status": data.get("to"), "national_code": data.get("national_code"), "at": at}
+                for data, at in rows
+            ]
+            self.status_history = history
+        return history
 
 
 def resume_clock(

@@ -90,9 +90,9 @@ def test_config_from_file_and_environment(tmp_path, monkeypatch):
 
 def test_registry_lookup():
     assert registry.get("dvcqg") is DvcqgAdapter
-    assert registry.names() == ["dvcqg", "webhook"]
-    with pytest.raises(KeyError, match="no adapter named 'sms'"):
-        registry.get("sms")
+    assert registry.names() == ["dvcqg", "email", "pakn", "sms", "webhook"]
+    with pytest.raises(KeyError, match="no adapter named 'fax'"):
+        registry.get("fax")
 
 
 def message(**payload: object) -> Message:
