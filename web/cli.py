@@ -6,11 +6,14 @@ import sys
 
 import click
 
-from adapters.cli import deliver
+from adapters.cli import deliver, worker
 from engine.cli import cli
 from engine.errors import MotcuaError
 
 cli.add_command(deliver)
+# Replaces the engine's `worker` (same name) with one that adds --celery and otherwise calls
+# the engine's own command: the engine itself stays free of Celery.
+cli.add_command(worker)
 
 
 @cli.command()
