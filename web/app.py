@@ -59,6 +59,8 @@ def create_app(motcua: Motcua | None = None, config: dict[str, Any] | None = Non
     from .api import register_api
     from .audit import bp as audit_bp
     from .designer import bp as designer_bp
+    from .open311 import bp as open311_bp
+    from .operator import bp as operator_bp
     from .public import bp as public_bp
     from .staff import bp as staff_bp
 
@@ -67,6 +69,8 @@ def create_app(motcua: Motcua | None = None, config: dict[str, Any] | None = Non
     app.register_blueprint(staff_bp, url_prefix="/staff")
     app.register_blueprint(audit_bp, url_prefix="/audit")
     app.register_blueprint(designer_bp, url_prefix="/designer")
+    app.register_blueprint(operator_bp, url_prefix="/operator")
+    app.register_blueprint(open311_bp, url_prefix="/open311/v2")
     register_api(app)
     errors.register(app)  # after the API: its own HTTP error handler must not win
 
