@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from .registry import Adapter, Message, MessageRejected, Reader, Request, register
+from .registry import Message, MessageRejected, PortalAdapter, Reader, Request, register
 
 # Our name for each synced fact → the default name in the portal's JSON body.
 DEFAULT_FIELDS: dict[str, str] = {
@@ -38,32 +38,18 @@ RESULT_CODES = frozenset({9, 10})
 
 
 @register
-class DvcqgAdapter(Adapter):
+class DvcqgAdapter(PortalAdapter):
     name = "dvcqg"
+    case_kind = "dossier"
+    default_fields = DEFAULT_FIELDS
 
-    def __init__(self, *, fields: dict[str, str], result_url_base: str | None = None, **kwargs: Any):
+    def __init__(self, *, result_url_base: str | None = None, **kwargs: Any):
         super().__init__(**kwargs)
-        self.fields = {**DEFAULT_FIELDS, **fields}
         self.result_url_base = result_url_base
 
     @classmethod
-    def from_config(cls, raw: Mapping[str, Any], path: str, problems: list[str]) -> list[Adapter]:
-        reader = Reader(raw, path, problems)
-        adapter = cls(
-            instance="dvcqg",
-            url=reader.url(),
-            secret=reader.secret(),
-            topics=("case.status_changed",),
-            timeout=reader.number("timeout", 10, minimum=0.05, maximum=120),
-            fields=reader.string_map("fields", DEFAULT_FIELDS),
-            result_url_base=reader.url("result_url_base") if "result_url_base" in raw else None,
-        )
-        reader.no_other_keys()
-        return [adapter]
-
-    def takes(self, message: Message) -> bool:
-        # Feedback (PAKN) goes to the feedback system, not to the dossier portal.
-        return super().takes(message) and message.payload.get("kind") == "dossier"
+    def extra_config(cls, raw: Mapping[str, Any], reader: Reader) -> dict[str, Any]:
+        return {"result_url_base": reader.url("result_url_base") if "result_url_base" in raw else None}
 
     def build_request(self, message: Message) -> Request:
         payload = message.payload
@@ -104,7 +90,7 @@ class DvcqgAdapter(Adapter):
             # A placeholder fact (false unless reception says otherwise), see docs/adapters.md.
             "vneid": bool(payload.get("vneid", False)),
         }
-        return self.json_request(message, {self.fields[key]: value for key, value in values.items()})
+        return self.mapped_request(message, values)
 
     def _result_url(self, dossier_code: str, status_code: int) -> str | None:
         if self.result_url_base is None or status_code not in RESULT_CODES:

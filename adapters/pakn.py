@@ -7,10 +7,7 @@ feedback system learns what was asked and answered, not who asked."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from .registry import Adapter, Message, MessageRejected, Reader, Request, register
+from .registry import Message, MessageRejected, PortalAdapter, Request, register
 
 # Our name for each synced fact → the default name in the feedback system's JSON body.
 DEFAULT_FIELDS: dict[str, str] = {
@@ -31,30 +28,10 @@ DEFAULT_FIELDS: dict[str, str] = {
 
 
 @register
-class PaknAdapter(Adapter):
+class PaknAdapter(PortalAdapter):
     name = "pakn"
-
-    def __init__(self, *, fields: dict[str, str], **kwargs: Any):
-        super().__init__(**kwargs)
-        self.fields = {**DEFAULT_FIELDS, **fields}
-
-    @classmethod
-    def from_config(cls, raw: Mapping[str, Any], path: str, problems: list[str]) -> list[Adapter]:
-        reader = Reader(raw, path, problems)
-        adapter = cls(
-            instance="pakn",
-            url=reader.url(),
-            secret=reader.secret(),
-            topics=("case.status_changed",),
-            timeout=reader.number("timeout", 10, minimum=0.05, maximum=120),
-            fields=reader.string_map("fields", DEFAULT_FIELDS),
-        )
-        reader.no_other_keys()
-        return [adapter]
-
-    def takes(self, message: Message) -> bool:
-        # Dossiers go to the public-service portal; only feedback cases are ours.
-        return super().takes(message) and message.payload.get("kind") == "feedback"
+    case_kind = "feedback"
+    default_fields = DEFAULT_FIELDS
 
     def build_request(self, message: Message) -> Request:
         payload = message.payload
@@ -81,4 +58,4 @@ class PaknAdapter(Adapter):
             "published_at": answer.get("published_at") if answer else None,
             "changed_at": message.created_at.isoformat(),
         }
-        return self.json_request(message, {self.fields[key]: value for key, value in values.items()})
+        return self.mapped_request(message, values)

@@ -139,6 +139,45 @@ class DirectAdapter(Adapter):
         raise TypeError(f"adapter {self.name!r} delivers messages itself; call deliver()")
 
 
+class PortalAdapter(Adapter):
+    """A national system that takes the status changes of one kind of case as a JSON body whose
+    field names are configuration (no official specification is public). Subclasses name the
+    kind, the default field names and, optionally, more configuration keys (`extra_config`)."""
+
+    case_kind: ClassVar[str]
+    default_fields: ClassVar[dict[str, str]]
+
+    def __init__(self, *, fields: dict[str, str], **kwargs: Any):
+        super().__init__(**kwargs)
+        self.fields = {**self.default_fields, **fields}
+
+    @classmethod
+    def from_config(cls, raw: Mapping[str, Any], path: str, problems: list[str]) -> list[Adapter]:
+        reader = Reader(raw, path, problems)
+        adapter = cls(
+            instance=cls.name,
+            url=reader.url(),
+            secret=reader.secret(),
+            topics=("case.status_changed",),
+            timeout=reader.number("timeout", 10, minimum=0.05, maximum=120),
+            fields=reader.string_map("fields", cls.default_fields),
+            **cls.extra_config(raw, reader),
+        )
+        reader.no_other_keys()
+        return [adapter]
+
+    @classmethod
+    def extra_config(cls, raw: Mapping[str, Any], reader: Reader) -> dict[str, Any]:
+        return {}
+
+    def takes(self, message: Message) -> bool:
+        # Dossiers go to the public-service portal, feedback to the feedback system.
+        return super().takes(message) and message.payload.get("kind") == self.case_kind
+
+    def mapped_request(self, message: Message, values: Mapping[str, Any]) -> Request:
+        return self.json_request(message, {self.fields[key]: value for key, value in values.items()})
+
+
 def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
