@@ -125,6 +125,9 @@ class CaseStep:
         self.completed_task: tuple[str, str] | None = None  # (spiff task id, username)
         # The case's open task rows, when the caller already loaded them (saves a query).
         self.known_open_rows: list[HumanTask] | None = None
+        # Status changes before this step (portal messages carry the history); read once.
+        self.history_before: list[dict[str, Any]] | None = None
+        self.history_sent: list[dict[str, Any]] = []
 
     # -- actions --------------------------------------------------------------------------
 
@@ -250,6 +253,7 @@ class CaseStep:
         previous = get_status(case.kind, old) if old else None
         if previous and previous.pauses_clock and not status.pauses_clock:
             resume_clock(self.session, case, self.calendar, self.now, events)
+        self._record_status(new, status.national_code)
         case.status = new
         events.append(
             (
@@ -390,37 +394,47 @@ class CaseStep:
 
     def _portal_payload(self, type_: str, data: dict[str, Any]) -> dict[str, Any]:
         payload = case_summary(self.case)
-        history = self._status_history()
         if type_ == "status_changed":
             # The status this message reports, not the one the step ended in.
             payload["status"] = data["to"]
             payload["national_status_code"] = data["national_code"]
-            history.append({"status": data["to"], "national_code": data["national_code"], "at": self.now})
+            self.history_sent.append(
+                {"status": data["to"], "national_code": data["national_code"], "at": self.now.isoformat()}
+            )
             answer = getattr(self, "published_answer", None)
             if data["to"] == "published" and answer is not None:
                 payload["answer"] = answer
-        # A copy: each message carries the history as it stood when its change happened.
-        payload["status_history"] = [dict(entry) for entry in history]
+        # Each message carries the history as it stood when its change happened.
+        payload["status_history"] = [dict(entry) for entry in (*self._history_before(), *self.history_sent)]
         payload["event"] = type_
         payload["change"] = json_safe(data)
         return payload
 
-    def _status_history(self) -> list[dict[str, Any]]:
-        # Earlier steps' status changes come from the history table, once per step; this step's
-        # are appended by _portal_payload as its messages are built, in order.
-        history: list[dict[str, Any]] | None = getattr(self, "status_history", None)
-        if history is None:
-            rows = self.session.execute(
-                select(CaseEvent.data, CaseEvent.at)
-                .where(CaseEvent.case_id == self.case.id, CaseEvent.type == "status_changed")
-                .order_by(CaseEvent.seq)
-            )
-            history = [
-                {"status": data.get("to"), "national_code": data.get("national_code"), "at": at}
-                for data, at in rows
-            ]
-            self.status_history = history
-        return history
+    def _record_status(self, status: str, national_code: int | None) -> None:
+        """Keep the status history in the case's facts (a column of the row already loaded), so
+        building a portal message never queries the history table."""
+        before = self._history_before()
+        entry = {"status": status, "national_code": national_code, "at": self.now.isoformat()}
+        facts = dict(self.case.facts or {})
+        facts["status_history"] = [*facts.get("status_history", before), entry]
+        self.case.facts = facts
+
+    def _history_before(self) -> list[dict[str, Any]]:
+        if self.history_before is None:
+            facts = self.case.facts or {}
+            if "status_history" in facts or not self.case.history_seq:
+                self.history_before = list(facts.get("status_history", []))
+            else:  # a case from before the history was kept in its facts: read it once
+                rows = self.session.execute(
+                    select(CaseEvent.data, CaseEvent.at)
+                    .where(CaseEvent.case_id == self.case.id, CaseEvent.type == "status_changed")
+                    .order_by(CaseEvent.seq)
+                )
+                self.history_before = [
+                    {"status": d.get("to"), "national_code": d.get("national_code"), "at": at.isoformat()}
+                    for d, at in rows
+                ]
+        return self.history_before
 
 
 def resume_clock(
