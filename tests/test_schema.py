@@ -46,3 +46,57 @@ def test_process_log_is_append_only_on_postgres(motcua):
     for statement in ("UPDATE process_events SET actor = 'x'", "DELETE FROM process_events"):
         with pytest.raises(DBAPIError, match="append-only"), motcua.db.begin() as conn:
             conn.execute(text(statement))
+
+
+def test_0005_carries_dead_and_half_sent_outbox_rows_over_to_deliveries(database_url, clock, settings):
+    """A database from before per-receiver deliveries: a dead message that one receiver already
+    had and another refused keeps both facts (the refusal stays a replayable dead letter, the
+    receiver that had it is not sent it again); a row caught mid-send goes back to pending."""
+    from sqlalchemy import text
+
+    from engine.migrate import upgrade
+    from engine.motcua import Motcua
+    from engine.seed import load_seed
+
+    m = Motcua(settings, clock=clock, database_url=database_url)
+    upgrade(m.db, "0004")
+    load_seed(m)
+    m.deploy_processes()
+    officer = m.actor_for("motcua_anbinh")
+    for name in ("Võ Văn Kiệt", "Lý Thị Mai"):  # accepted at the desk: "received" goes out
+        code = m.receive_dossier("2.000720", "XA_AN_BINH", actor=officer, applicant={"name": name}).case_code
+        m.complete_task(m.open_tasks(code)[0].id, {"reception_decision": "accept"}, officer)
+    with m.db.begin() as conn:
+        dead, sending = conn.execute(text("SELECT id FROM outbox ORDER BY id")).scalars().all()[:2]
+        conn.execute(text("UPDATE outbox SET state = 'dead' WHERE id = :id"), {"id": dead})
+        conn.execute(text("UPDATE outbox SET state = 'sending' WHERE id = :id"), {"id": sending})
+        for adapter, outcome, error in (
+            ("dvcqg", "retry", "HTTP 503"),
+            ("dvcqg", "delivered", ""),
+            ("webhook:tinh", "dead", "HTTP 400"),
+        ):
+            conn.execute(
+                text(
+                    "INSERT INTO delivery_attempts (outbox_id, adapter, at, outcome, status_code, latency_ms,"
+                    " error, response_excerpt) VALUES (:o, :a, :at, :outcome, NULL, 5, :e, '')"
+                ),
+                {"o": dead, "a": adapter, "at": clock.now(), "outcome": outcome, "e": error},
+            )
+    upgrade(m.db, "head")
+    with m.db.begin() as conn:
+        deliveries = {
+            row.receiver: row
+            for row in conn.execute(
+                text("SELECT receiver, state, attempts, last_error FROM deliveries WHERE outbox_id = :id"),
+                {"id": dead},
+            )
+        }
+        unlinked = conn.execute(
+            text("SELECT count(*) FROM delivery_attempts WHERE delivery_id IS NULL")
+        ).scalar()
+        state = conn.execute(text("SELECT state FROM outbox WHERE id = :id"), {"id": sending}).scalar()
+    assert (deliveries["dvcqg"].state, deliveries["dvcqg"].attempts) == ("delivered", 2)
+    assert (deliveries["webhook:tinh"].state, deliveries["webhook:tinh"].last_error) == ("dead", "HTTP 400")
+    assert unlinked == 0
+    assert state == "pending"
+    m.db.dispose()

@@ -82,11 +82,3 @@ def _extra_slots(m: Motcua) -> list[str]:
         for extra in session.scalars(select(Procedure.extra_agencies)):
             slots.update((extra or {}).keys())
     return sorted(slots - set(BASE_SLOTS))
-
-
-def process_name(xml: str, max_bytes: int) -> str:
-    root, _problems = parse_xml(xml.encode("utf-8"), "process.bpmn", max_bytes)
-    if root is None:
-        return ""
-    process = root.find("{http://www.omg.org/spec/BPMN/20100524/MODEL}process")
-    return (process.get("name") or process.get("id") or "") if process is not None else ""
